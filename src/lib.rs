@@ -1,0 +1,12 @@
+//! # lightprompt
+//!
+//! An offline, personal prompt tuner. It rewrites prompts for image, video and text models,
+//! scores them, records every rewrite as a [`span::Span`], takes the user's feedback as a
+//! [`span::Reward`], and learns which rewrites work for this user.
+//!
+//! The core (everything but `store::idb` and `wasm`) is pure Rust and tests natively.
+
+pub mod error;
+pub mod prompt;
+
+pub use error::{Error, ErrorCode, Result};

@@ -1,0 +1,592 @@
+//! Rule tables: detection vocabularies and candidate edits per facet, kept as data in
+//! `rules/*.rules` and compiled once into lookup indexes.
+//!
+//! Format of a rule file (one statement per line, `#` starts a comment; the text after the
+//! first `|` is the content):
+//!
+//! ```text
+//! facet lighting weight=12              # starts a facet section (mode=enrich, emphasis=1.2 optional)
+//! terms | golden hour, soft light       # detection terms of the facet, comma-separated
+//! terms brightness:dark | low-key       # terms that also set tags (axis:value)
+//! edit golden prior=0.1 tags=time:golden when=subject:landscape models=sdxl | golden hour light
+//! context                               # starts a section of tag-only terms
+//! inherit image lighting                # copies terms and edits of a facet parsed earlier
+//! ```
+
+use super::category::{Category, Facet, Tag};
+use super::tokenize::{singular, tokenize, Token};
+use crate::error::{Error, Result};
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+const IMAGE_RULES: &str = include_str!("rules/image.rules");
+const VIDEO_RULES: &str = include_str!("rules/video.rules");
+const TEXT_RULES: &str = include_str!("rules/text.rules");
+const COMMON_RULES: &str = include_str!("rules/common.rules");
+
+/// How the optimizer treats a facet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FacetMode {
+    /// Offer edits only when the facet is missing.
+    Fill,
+    /// Offer edits that enrich the facet when it is present (the subject: "sharp focus on the
+    /// subject"), never replacing what the user wrote.
+    Enrich,
+}
+
+/// A detection term.
+#[derive(Debug, Clone)]
+pub struct TermRule {
+    /// The term as written in the rule file.
+    pub text: &'static str,
+    /// Its normalized words.
+    pub words: Vec<String>,
+    /// The facet it shows, if any (tag-only terms have none).
+    pub facet: Option<Facet>,
+    /// Tags it sets.
+    pub tags: Vec<Tag>,
+}
+
+/// A candidate edit: text the optimizer may add for a facet.
+#[derive(Debug, Clone)]
+pub struct EditRule {
+    /// Stable id, `{category}.{facet}.{name}`; logged in spans and used by the policy.
+    pub id: String,
+    /// The facet it fills.
+    pub facet: Facet,
+    /// The text added to the prompt.
+    pub text: &'static str,
+    /// Normalized words of `text`, to detect that the prompt already says it.
+    pub words: Vec<String>,
+    /// Tags the edit sets (checked for conflicts).
+    pub tags: Vec<Tag>,
+    /// The edit is offered only if the prompt has one of these tags (empty: always).
+    pub when: Vec<Tag>,
+    /// The edit is offered only for these adapter ids or families (empty: all models).
+    pub models: Vec<&'static str>,
+    /// Prior estimate of its effect on reward, in reward units; the rule-only policy picks
+    /// the highest.
+    pub prior: f64,
+}
+
+/// The rules of one facet of one category.
+#[derive(Debug, Clone)]
+pub struct FacetRules {
+    /// Which facet.
+    pub facet: Facet,
+    /// Points the facet is worth in the quality score.
+    pub weight: u32,
+    /// Fill when missing, or enrich when present.
+    pub mode: FacetMode,
+    /// Attention weight Stable Diffusion adapters give this facet's edits (1.0 = none).
+    pub emphasis: f32,
+    /// Indices into [`CategoryRules::edits`].
+    pub edits: Vec<usize>,
+    /// Number of detection terms (for documentation and tests).
+    pub term_count: usize,
+}
+
+/// All rules of one category, indexed.
+#[derive(Debug)]
+pub struct CategoryRules {
+    /// The category.
+    pub category: Category,
+    /// Facet rules in the order of [`Category::facets`].
+    pub facets: Vec<FacetRules>,
+    /// Every detection term.
+    pub terms: Vec<TermRule>,
+    /// Every candidate edit.
+    pub edits: Vec<EditRule>,
+    by_first_word: HashMap<String, Vec<u32>>,
+    hangul_terms: Vec<u32>,
+    edit_index: HashMap<String, usize>,
+}
+
+/// A detection term found in a prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TermMatch {
+    /// Index into [`CategoryRules::terms`].
+    pub term: u32,
+    /// Index of the first matched token.
+    pub first: usize,
+    /// Number of tokens matched.
+    pub len: usize,
+}
+
+/// Every rule table, parsed once.
+#[derive(Debug)]
+pub struct Rules {
+    categories: Vec<CategoryRules>,
+    /// Words that carry no content (articles, prepositions, ...).
+    pub stopwords: HashSet<String>,
+    /// Generic praise that does not name a subject ("beautiful", "amazing", ...).
+    pub filler: HashSet<String>,
+}
+
+impl Rules {
+    /// The rules of a category.
+    pub fn category(&self, category: Category) -> &CategoryRules {
+        // Parsing builds one entry per category in `Category::ALL` order.
+        &self.categories[category as usize]
+    }
+
+    /// Whether a normalized word carries content (not a stop word, not a number alone).
+    pub fn is_content_word(&self, token: &Token) -> bool {
+        !self.stopwords.contains(&token.norm)
+    }
+}
+
+/// The compiled rules; parsed on first use.
+pub fn rules() -> Result<&'static Rules> {
+    static RULES: OnceLock<std::result::Result<Rules, String>> = OnceLock::new();
+    RULES
+        .get_or_init(parse_all)
+        .as_ref()
+        .map_err(|e| Error::internal(format!("rule tables are invalid: {e}")))
+}
+
+impl CategoryRules {
+    /// The rules of `facet`, if the category has that facet.
+    pub fn facet(&self, facet: Facet) -> Option<&FacetRules> {
+        self.facets.iter().find(|f| f.facet == facet)
+    }
+
+    /// Looks an edit up by id.
+    pub fn edit(&self, id: &str) -> Option<&EditRule> {
+        self.edit_index.get(id).map(|&i| &self.edits[i])
+    }
+
+    /// Index of an edit by id.
+    pub fn edit_index(&self, id: &str) -> Option<usize> {
+        self.edit_index.get(id).copied()
+    }
+
+    /// Finds every detection term in `tokens`; at each position the longest term wins.
+    pub fn match_terms(&self, tokens: &[Token]) -> Vec<TermMatch> {
+        let mut found = Vec::new();
+        for (i, token) in tokens.iter().enumerate() {
+            let mut best: Option<TermMatch> = None;
+            let mut consider = |term: u32| {
+                let words = &self.terms[term as usize].words;
+                if matches_at(words, tokens, i) && best.is_none_or(|b| b.len < words.len()) {
+                    best = Some(TermMatch {
+                        term,
+                        first: i,
+                        len: words.len(),
+                    });
+                }
+            };
+            if token.is_hangul() {
+                for &term in &self.hangul_terms {
+                    consider(term);
+                }
+            } else {
+                if let Some(candidates) = self.by_first_word.get(&token.norm) {
+                    candidates.iter().for_each(|&t| consider(t));
+                }
+                for alt in alternative_forms(&token.norm) {
+                    if let Some(candidates) = self.by_first_word.get(alt.as_str()) {
+                        candidates.iter().for_each(|&t| consider(t));
+                    }
+                }
+            }
+            if let Some(m) = best {
+                found.push(m);
+            }
+        }
+        found
+    }
+}
+
+/// Other spellings under which a word may appear in the vocabulary (its singular forms).
+fn alternative_forms(word: &str) -> Vec<String> {
+    match singular(word) {
+        None => Vec::new(),
+        Some(stem) if word.ends_with("ies") => vec![format!("{stem}y")],
+        Some(stem) => vec![stem.to_string()],
+    }
+}
+
+fn word_matches(rule_word: &str, token: &Token) -> bool {
+    if token.norm == rule_word {
+        return true;
+    }
+    if token.is_hangul() {
+        // Korean particles follow the stem: "조명이" matches the term "조명".
+        return token.norm.starts_with(rule_word);
+    }
+    alternative_forms(&token.norm)
+        .iter()
+        .any(|alt| alt == rule_word)
+}
+
+fn matches_at(words: &[String], tokens: &[Token], at: usize) -> bool {
+    words.len() <= tokens.len() - at
+        && words
+            .iter()
+            .zip(&tokens[at..])
+            .all(|(w, t)| word_matches(w, t))
+}
+
+fn normalized_words(text: &str) -> Vec<String> {
+    tokenize(text).into_iter().map(|t| t.norm).collect()
+}
+
+fn parse_all() -> std::result::Result<Rules, String> {
+    let mut stopwords = HashSet::new();
+    let mut filler = HashSet::new();
+    for (n, raw) in COMMON_RULES.lines().enumerate() {
+        let line = strip_comment(raw);
+        if line.is_empty() {
+            continue;
+        }
+        let (head, content) = line
+            .split_once('|')
+            .ok_or_else(|| format!("common.rules:{}: missing '|'", n + 1))?;
+        let target = match head.trim() {
+            "stopwords" => &mut stopwords,
+            "filler" => &mut filler,
+            other => return Err(format!("common.rules:{}: unknown list {other:?}", n + 1)),
+        };
+        for word in content.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            target.insert(word.to_lowercase());
+        }
+    }
+    let mut categories: Vec<CategoryRules> = Vec::new();
+    for (category, source, file) in [
+        (Category::Image, IMAGE_RULES, "image.rules"),
+        (Category::Video, VIDEO_RULES, "video.rules"),
+        (Category::Text, TEXT_RULES, "text.rules"),
+    ] {
+        let parsed = parse_category(category, source, &categories)
+            .map_err(|(line, msg)| format!("{file}:{line}: {msg}"))?;
+        categories.push(parsed);
+    }
+    Ok(Rules {
+        categories,
+        stopwords,
+        filler,
+    })
+}
+
+fn strip_comment(line: &str) -> &str {
+    // A '#' starts a comment only at the start of a line or after whitespace, so edit texts
+    // can mention "C#".
+    let mut cut = line.len();
+    let bytes = line.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'#' && (i == 0 || bytes[i - 1].is_ascii_whitespace()) {
+            cut = i;
+            break;
+        }
+    }
+    line[..cut].trim()
+}
+
+fn parse_tag(text: &'static str) -> std::result::Result<Tag, String> {
+    match text.split_once(':') {
+        Some((axis, value)) if !axis.is_empty() && !value.is_empty() => Ok(Tag { axis, value }),
+        _ => Err(format!("bad tag {text:?}; expected axis:value")),
+    }
+}
+
+fn parse_tag_list(text: &'static str) -> std::result::Result<Vec<Tag>, String> {
+    text.split(',').filter(|t| !t.is_empty()).map(parse_tag).collect()
+}
+
+type ParseError = (usize, String);
+
+fn parse_category(
+    category: Category,
+    source: &'static str,
+    earlier: &[CategoryRules],
+) -> std::result::Result<CategoryRules, ParseError> {
+    let mut facets: Vec<FacetRules> = Vec::new();
+    let mut terms: Vec<TermRule> = Vec::new();
+    let mut edits: Vec<EditRule> = Vec::new();
+    // None: the tag-only `context` section.
+    let mut current: Option<Facet> = None;
+    let mut in_section = false;
+
+    for (index, raw) in source.lines().enumerate() {
+        let n = index + 1;
+        let line = strip_comment(raw);
+        if line.is_empty() {
+            continue;
+        }
+        let (head, content) = match line.split_once('|') {
+            Some((h, c)) => (h.trim(), Some(c.trim())),
+            None => (line, None),
+        };
+        let mut words = head.split_whitespace();
+        let keyword = words.next().unwrap_or_default();
+        match keyword {
+            "facet" => {
+                let id = words.next().ok_or((n, "facet without a name".to_string()))?;
+                let facet = Facet::parse(id).ok_or((n, format!("unknown facet {id:?}")))?;
+                if !category.facets().contains(&facet) {
+                    return Err((n, format!("{id} is not a facet of {}", category.as_str())));
+                }
+                if facets.iter().any(|f| f.facet == facet) {
+                    return Err((n, format!("facet {id} defined twice")));
+                }
+                let mut rules = FacetRules {
+                    facet,
+                    weight: 0,
+                    mode: FacetMode::Fill,
+                    emphasis: 1.0,
+                    edits: Vec::new(),
+                    term_count: 0,
+                };
+                for setting in words {
+                    match setting.split_once('=') {
+                        Some(("weight", v)) => {
+                            rules.weight = v.parse().map_err(|_| (n, format!("bad weight {v}")))?
+                        }
+                        Some(("mode", "enrich")) => rules.mode = FacetMode::Enrich,
+                        Some(("mode", "fill")) => rules.mode = FacetMode::Fill,
+                        Some(("emphasis", v)) => {
+                            rules.emphasis =
+                                v.parse().map_err(|_| (n, format!("bad emphasis {v}")))?
+                        }
+                        _ => return Err((n, format!("unknown facet setting {setting:?}"))),
+                    }
+                }
+                if rules.weight == 0 {
+                    return Err((n, format!("facet {id} needs weight=N")));
+                }
+                facets.push(rules);
+                current = Some(facet);
+                in_section = true;
+            }
+            "context" => {
+                current = None;
+                in_section = true;
+            }
+            "inherit" => {
+                let (Some(cat), Some(id)) = (words.next(), words.next()) else {
+                    return Err((n, "inherit needs a category and a facet".to_string()));
+                };
+                let facet = Facet::parse(id).ok_or((n, format!("unknown facet {id:?}")))?;
+                let Some(target) = current else {
+                    return Err((n, "inherit outside a facet section".to_string()));
+                };
+                let from = earlier
+                    .iter()
+                    .find(|c| c.category.as_str() == cat)
+                    .ok_or((n, format!("category {cat} not parsed yet")))?;
+                for t in from.terms.iter().filter(|t| t.facet == Some(facet)) {
+                    terms.push(TermRule {
+                        facet: Some(target),
+                        ..t.clone()
+                    });
+                }
+                if let Some(src) = from.facet(facet) {
+                    for &e in &src.edits {
+                        let edit = &from.edits[e];
+                        let name = edit.id.rsplit('.').next().unwrap_or_default();
+                        edits.push(EditRule {
+                            id: format!("{}.{}.{}", category.as_str(), target.as_str(), name),
+                            facet: target,
+                            ..edit.clone()
+                        });
+                    }
+                }
+            }
+            "terms" => {
+                if !in_section {
+                    return Err((n, "terms outside a section".to_string()));
+                }
+                let content = content.ok_or((n, "terms without '|'".to_string()))?;
+                let tags = words
+                    .map(|w| parse_tag(static_slice(source, w)))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| (n, e))?;
+                for term in content.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                    let term = static_slice(source, term);
+                    let words = normalized_words(term);
+                    if words.is_empty() {
+                        return Err((n, format!("term {term:?} has no words")));
+                    }
+                    terms.push(TermRule {
+                        text: term,
+                        words,
+                        facet: current,
+                        tags: tags.clone(),
+                    });
+                }
+            }
+            "edit" => {
+                let facet = current.ok_or((n, "edit outside a facet section".to_string()))?;
+                let name = words.next().ok_or((n, "edit without a name".to_string()))?;
+                let text = content.ok_or((n, "edit without '|'".to_string()))?;
+                if text.is_empty() {
+                    return Err((n, format!("edit {name} has no text")));
+                }
+                let mut edit = EditRule {
+                    id: format!("{}.{}.{}", category.as_str(), facet.as_str(), name),
+                    facet,
+                    text: static_slice(source, text),
+                    words: normalized_words(text),
+                    tags: Vec::new(),
+                    when: Vec::new(),
+                    models: Vec::new(),
+                    prior: 0.0,
+                };
+                for setting in words {
+                    let setting = static_slice(source, setting);
+                    match setting.split_once('=') {
+                        Some(("prior", v)) => {
+                            edit.prior = v.parse().map_err(|_| (n, format!("bad prior {v}")))?
+                        }
+                        Some(("tags", v)) => edit.tags = parse_tag_list(v).map_err(|e| (n, e))?,
+                        Some(("when", v)) => edit.when = parse_tag_list(v).map_err(|e| (n, e))?,
+                        Some(("models", v)) => {
+                            edit.models = v.split(',').filter(|m| !m.is_empty()).collect()
+                        }
+                        _ => return Err((n, format!("unknown edit setting {setting:?}"))),
+                    }
+                }
+                if !(-1.0..=1.0).contains(&edit.prior) {
+                    return Err((n, format!("prior of {name} outside [-1, 1]")));
+                }
+                edits.push(edit);
+            }
+            other => return Err((n, format!("unknown statement {other:?}"))),
+        }
+    }
+
+    // Attach edits to their facets and check the tables are complete.
+    let mut edit_index = HashMap::new();
+    for (i, edit) in edits.iter().enumerate() {
+        if edit_index.insert(edit.id.clone(), i).is_some() {
+            return Err((0, format!("edit id {} defined twice", edit.id)));
+        }
+        if let Some(f) = facets.iter_mut().find(|f| f.facet == edit.facet) {
+            f.edits.push(i);
+        }
+    }
+    for f in &mut facets {
+        f.term_count = terms.iter().filter(|t| t.facet == Some(f.facet)).count();
+    }
+    let mut ordered = Vec::new();
+    for facet in category.facets() {
+        let rules = facets
+            .iter()
+            .find(|f| f.facet == *facet)
+            .ok_or((0, format!("facet {} has no section", facet.as_str())))?;
+        ordered.push(rules.clone());
+    }
+
+    let mut by_first_word: HashMap<String, Vec<u32>> = HashMap::new();
+    let mut hangul_terms = Vec::new();
+    for (i, term) in terms.iter().enumerate() {
+        let first = &term.words[0];
+        if first.chars().next().is_some_and(super::tokenize::is_hangul) {
+            hangul_terms.push(i as u32);
+        } else {
+            by_first_word.entry(first.clone()).or_default().push(i as u32);
+        }
+    }
+    Ok(CategoryRules {
+        category,
+        facets: ordered,
+        terms,
+        edits,
+        by_first_word,
+        hangul_terms,
+        edit_index,
+    })
+}
+
+/// Re-borrows a trimmed sub-slice of the static rule source with the static lifetime.
+fn static_slice(source: &'static str, part: &str) -> &'static str {
+    let start = part.as_ptr() as usize - source.as_ptr() as usize;
+    &source[start..start + part.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_files_parse() {
+        let rules = rules().expect("rule files parse");
+        for category in Category::ALL {
+            let c = rules.category(category);
+            assert_eq!(c.category, category);
+            assert_eq!(c.facets.len(), category.facets().len());
+        }
+        assert!(rules.stopwords.contains("the"));
+    }
+
+    #[test]
+    fn every_facet_has_rich_vocabulary_and_edits() {
+        let rules = rules().unwrap();
+        for category in Category::ALL {
+            let c = rules.category(category);
+            for f in &c.facets {
+                assert!(
+                    f.term_count >= 15,
+                    "{}.{} has {} terms",
+                    category.as_str(),
+                    f.facet.as_str(),
+                    f.term_count
+                );
+                assert!(
+                    f.edits.len() >= 8,
+                    "{}.{} has {} edits",
+                    category.as_str(),
+                    f.facet.as_str(),
+                    f.edits.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn edit_texts_are_unique_within_a_facet() {
+        let rules = rules().unwrap();
+        for category in Category::ALL {
+            let c = rules.category(category);
+            for f in &c.facets {
+                let mut seen = HashSet::new();
+                for &e in &f.edits {
+                    assert!(seen.insert(c.edits[e].text), "duplicate {}", c.edits[e].text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn longest_term_wins_and_plurals_match() {
+        let rules = rules().unwrap();
+        let image = rules.category(Category::Image);
+        let tokens = tokenize("soft window lights, golden hour");
+        let found: Vec<_> = image
+            .match_terms(&tokens)
+            .iter()
+            .map(|m| image.terms[m.term as usize].text)
+            .collect();
+        assert!(found.contains(&"golden hour"), "{found:?}");
+    }
+
+    #[test]
+    fn korean_terms_match_with_particles() {
+        let rules = rules().unwrap();
+        let image = rules.category(Category::Image);
+        let tokens = tokenize("부드러운 조명이 있는 사진");
+        let facets: Vec<_> = image
+            .match_terms(&tokens)
+            .iter()
+            .filter_map(|m| image.terms[m.term as usize].facet)
+            .collect();
+        assert!(facets.contains(&Facet::Lighting), "{facets:?}");
+    }
+
+    #[test]
+    fn comments_only_after_whitespace() {
+        assert_eq!(strip_comment("edit x | learn C# fast  # note"), "edit x | learn C# fast");
+        assert_eq!(strip_comment("# all comment"), "");
+    }
+}
