@@ -225,7 +225,8 @@ fn matches_at(words: &[String], tokens: &[Token], at: usize) -> bool {
         && words
             .iter()
             .zip(&tokens[at..])
-            .all(|(w, t)| word_matches(w, t))
+            .enumerate()
+            .all(|(k, (w, t))| (k == 0 || !t.after_break) && word_matches(w, t))
 }
 
 fn normalized_words(text: &str) -> Vec<String> {

@@ -12,6 +12,9 @@ pub struct Token {
     pub start: usize,
     /// Byte offset just past the last character in the source text.
     pub end: usize,
+    /// Whether punctuation (a comma, period, bracket, line break, ...) separates this word
+    /// from the previous one. Multi-word rule terms never match across such a break.
+    pub after_break: bool,
 }
 
 impl Token {
@@ -40,8 +43,10 @@ fn is_apostrophe(c: char) -> bool {
 pub fn tokenize(text: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut chars = text.char_indices().peekable();
+    let mut pending_break = false;
     while let Some((start, c)) = chars.next() {
         if !c.is_alphanumeric() {
+            pending_break |= is_break(c);
             continue;
         }
         let mut end = start + c.len_utf8();
@@ -67,9 +72,24 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                 break;
             }
         }
-        tokens.push(Token { norm, start, end });
+        tokens.push(Token {
+            norm,
+            start,
+            end,
+            after_break: pending_break,
+        });
+        pending_break = false;
     }
     tokens
+}
+
+/// Characters that end a phrase: terms do not match across them.
+fn is_break(c: char) -> bool {
+    matches!(
+        c,
+        ',' | '.' | ';' | ':' | '!' | '?' | '|' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>'
+            | '\n' | '\r' | '，' | '。' | '、' | '；' | '：' | '！' | '？' | '"' | '“' | '”'
+    )
 }
 
 fn push_lower(out: &mut String, c: char) {
@@ -133,6 +153,15 @@ mod tests {
         let text = "노을 지는 바다 🌅 with 猫 and Кот";
         assert_eq!(&text[tokens[2].start..tokens[2].end], "바다");
         assert_eq!(&text[tokens[6].start..tokens[6].end], "Кот");
+    }
+
+    #[test]
+    fn marks_punctuation_breaks() {
+        let breaks: Vec<bool> = tokenize("golden, hour light\nrim-light")
+            .iter()
+            .map(|t| t.after_break)
+            .collect();
+        assert_eq!(breaks, [false, true, false, true, false]);
     }
 
     #[test]

@@ -1,0 +1,577 @@
+//! The optimizer: turns a prompt into decision slots (facets to fill or enrich, the aspect
+//! ratio, learned keywords), lets a [`Chooser`] (the policy) pick one action per slot,
+//! renders the result in the model's syntax and scores both versions.
+//!
+//! Invariants, tested over real prompts: the user's text comes first and unchanged (only
+//! Midjourney parameters move to the end); no chosen edit contradicts the prompt or another
+//! edit; the model's length budget is respected; the optimized score is never below the
+//! original.
+
+use super::adapters::{resolve, Adapter, Budget, InlineParams, RenderEdit, RenderInput, Rendered};
+use super::analyze::{analyze, Analysis};
+use super::category::{Category, Facet, Tag};
+use super::options::{ModelOptions, Options};
+use super::rules::{rules, CategoryRules, FacetMode};
+use super::score::{score, QualityScore, ScoreInput};
+use super::tokenize::tokenize;
+use crate::error::Result;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Id of the action that adds nothing to a slot.
+pub const SKIP: &str = "skip";
+/// Slot id of the aspect-ratio decision.
+pub const ASPECT_RATIO_SLOT: &str = "aspectRatio";
+/// Slot id of the learned-keyword decision.
+pub const KEYWORD_SLOT: &str = "keyword";
+
+/// One thing the policy may do in a slot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    /// Stable id: an edit id, `skip`, `aspectRatio:16:9` or `keyword:<term>`.
+    pub id: String,
+    /// Text added to the prompt (empty for skip and parameters).
+    pub text: String,
+    /// The facet the text fills (for parameters: composition).
+    pub facet: Facet,
+    /// The rules' guess of the effect on reward; the rule-only policy takes the highest.
+    pub prior: f64,
+    /// Tags the action sets (for conflict checks).
+    pub tags: Vec<Tag>,
+    /// Attention weight for weighting syntaxes.
+    pub emphasis: f32,
+    /// Normalized words of `text` (for redundancy checks).
+    pub words: Vec<String>,
+}
+
+impl Action {
+    /// Whether this is the skip action.
+    pub fn is_skip(&self) -> bool {
+        self.id == SKIP
+    }
+}
+
+/// A decision point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    /// `lighting`, `aspectRatio`, `keyword`, ...
+    pub id: String,
+    /// Everything that could be done here; index 0 is always skip.
+    pub actions: Vec<Action>,
+}
+
+/// What the policy knows when it decides.
+#[derive(Debug, Clone, Copy)]
+pub struct DecisionContext<'a> {
+    /// The category.
+    pub category: Category,
+    /// The adapter (model) id.
+    pub model: &'static str,
+    /// The analysis of the user's prompt.
+    pub analysis: &'a Analysis,
+}
+
+/// The policy's pick in one slot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Choice {
+    /// Index into the slot's actions.
+    pub action: usize,
+    /// Probability with which the policy picked it (1 for a deterministic pick).
+    pub propensity: f64,
+    /// Whether learning (rather than the rules alone) led to this pick.
+    pub learned: bool,
+}
+
+/// A policy as the optimizer sees it.
+pub trait Chooser {
+    /// Picks one of `eligible` (indices into `slot.actions`, at least two, 0 = skip
+    /// included when skipping is allowed).
+    fn choose(&mut self, ctx: &DecisionContext<'_>, slot: &Slot, eligible: &[usize]) -> Choice;
+
+    /// Learned keywords worth offering in this context, as actions (priors = learned effect).
+    fn keyword_actions(&self, _ctx: &DecisionContext<'_>) -> Vec<Action> {
+        Vec::new()
+    }
+}
+
+/// The rule-only policy: in every slot, the action with the highest prior.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RuleChooser;
+
+impl Chooser for RuleChooser {
+    fn choose(&mut self, _ctx: &DecisionContext<'_>, slot: &Slot, eligible: &[usize]) -> Choice {
+        let best = eligible
+            .iter()
+            .copied()
+            .max_by(|&a, &b| {
+                slot.actions[a]
+                    .prior
+                    .total_cmp(&slot.actions[b].prior)
+                    // ties: the earlier action (max_by keeps the last maximum)
+                    .then(b.cmp(&a))
+            })
+            .unwrap_or(0);
+        Choice {
+            action: best,
+            propensity: 1.0,
+            learned: false,
+        }
+    }
+}
+
+/// An edit applied to the prompt, as reported to the caller and stored in the span.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppliedEdit {
+    /// Edit id (`image.lighting.golden-hour`, `option.style`, `aspectRatio:16:9`, ...).
+    pub id: String,
+    /// The facet it fills.
+    pub facet: Facet,
+    /// The text added (for a parameter, its value).
+    pub text: String,
+    /// Whether learning chose it.
+    pub learned: bool,
+    /// Probability with which it was chosen (1 for option edits).
+    pub propensity: f64,
+}
+
+/// One logged decision, including skips: what training and off-policy evaluation use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    /// Slot id.
+    pub slot: String,
+    /// The chosen action id.
+    pub action: String,
+    /// Probability of that choice under the logging policy.
+    pub propensity: f64,
+    /// Whether learning led to it.
+    pub learned: bool,
+    /// Number of actions that were eligible.
+    pub eligible: u32,
+}
+
+/// A request to the optimizer.
+#[derive(Debug, Clone, Copy)]
+pub struct OptimizeInput<'a> {
+    /// The user's prompt.
+    pub prompt: &'a str,
+    /// The category.
+    pub category: Category,
+    /// The model name, if given.
+    pub model: Option<&'a str>,
+    /// Raw options.
+    pub options: &'a Options,
+}
+
+/// The optimizer's result.
+#[derive(Debug, Clone)]
+pub struct Optimization {
+    /// The adapter used.
+    pub adapter: &'static Adapter,
+    /// True when the model was unknown and the generic adapter was used.
+    pub fallback: bool,
+    /// The prompt in the model's syntax.
+    pub optimized_prompt: String,
+    /// A separate negative prompt, when the model takes one.
+    pub negative_prompt: Option<String>,
+    /// Generation parameters by the model's names.
+    pub parameters: BTreeMap<String, serde_json::Value>,
+    /// Score of the prompt as written.
+    pub original: QualityScore,
+    /// Score of the optimized prompt.
+    pub optimized: QualityScore,
+    /// Edits applied, in slot order.
+    pub edits: Vec<AppliedEdit>,
+    /// Every decision with more than one eligible action.
+    pub decisions: Vec<Decision>,
+    /// Remarks (fallback adapter, options overriding inline parameters, ...).
+    pub notes: Vec<String>,
+    /// The analysis of the user's prompt.
+    pub analysis: Analysis,
+}
+
+/// The default maximum number of edits, overridable by `options.maxEdits`.
+fn max_edits(adapter: &Adapter, options: &ModelOptions) -> usize {
+    options
+        .integer("maxEdits")
+        .map_or(adapter.max_edits, |n| n.clamp(0, 12) as usize)
+}
+
+/// Tags set by the rule terms in `text`.
+fn tags_of(table: &CategoryRules, text: &str) -> Vec<Tag> {
+    let tokens = tokenize(text);
+    table
+        .match_terms(&tokens)
+        .iter()
+        .flat_map(|m| table.terms[m.term as usize].tags.iter().copied())
+        .collect()
+}
+
+fn skip_action() -> Action {
+    Action {
+        id: SKIP.to_string(),
+        text: String::new(),
+        facet: Facet::Subject,
+        prior: -0.02,
+        tags: Vec::new(),
+        emphasis: 1.0,
+        words: Vec::new(),
+    }
+}
+
+/// The aspect ratio the rules expect for what the prompt shows.
+fn rule_ratio(adapter: &Adapter, analysis: &Analysis) -> Option<&'static str> {
+    let has = |value: &str| analysis.tags.iter().any(|t| t.axis == "subject" && t.value == value);
+    let wide = has("landscape") || has("architecture") || has("vehicle") || has("space");
+    let preferences: &[&str] = if adapter.category == Category::Video {
+        &["16:9"]
+    } else if has("person") && !wide {
+        &["2:3", "3:4", "9:16", "1:1"]
+    } else if wide {
+        &["16:9", "3:2", "1:1"]
+    } else {
+        &["1:1"]
+    };
+    preferences
+        .iter()
+        .find_map(|p| adapter.aspect_ratios.iter().find(|r| *r == p))
+        .copied()
+}
+
+/// Builds the decision slots for a prompt, in the order they are decided.
+fn build_slots(
+    table: &CategoryRules,
+    adapter: &Adapter,
+    analysis: &Analysis,
+    filled_by_options: &[Facet],
+    ratio_fixed: bool,
+) -> Vec<Slot> {
+    let mut slots = Vec::new();
+    if !ratio_fixed && !adapter.aspect_ratios.is_empty() {
+        let preferred = rule_ratio(adapter, analysis);
+        let mut actions = vec![skip_action()];
+        for ratio in adapter.aspect_ratios {
+            actions.push(Action {
+                id: format!("{ASPECT_RATIO_SLOT}:{ratio}"),
+                text: (*ratio).to_string(),
+                facet: Facet::Composition,
+                prior: if Some(*ratio) == preferred { 0.1 } else { 0.0 },
+                tags: Vec::new(),
+                emphasis: 1.0,
+                words: Vec::new(),
+            });
+        }
+        // A model with a ratio parameter always gets one: skipping would leave it to chance.
+        actions[0].prior = -1.0;
+        slots.push(Slot {
+            id: ASPECT_RATIO_SLOT.to_string(),
+            actions,
+        });
+    }
+    let mut facets: Vec<&super::rules::FacetRules> = table.facets.iter().collect();
+    // Most valuable facets first; the sort is stable, so ties keep the category's order.
+    facets.sort_by(|a, b| b.weight.cmp(&a.weight));
+    for rule in facets {
+        let present = analysis.has(rule.facet);
+        let open = match rule.mode {
+            FacetMode::Fill => !present && !filled_by_options.contains(&rule.facet),
+            FacetMode::Enrich => present,
+        };
+        if !open {
+            continue;
+        }
+        let mut actions = vec![skip_action()];
+        for &e in &rule.edits {
+            let edit = &table.edits[e];
+            let applies = adapter.accepts(&edit.models)
+                && (edit.when.is_empty() || edit.when.iter().any(|t| analysis.has_tag(t)))
+                && !analysis.contains_words(&edit.words);
+            if applies {
+                actions.push(Action {
+                    id: edit.id.clone(),
+                    text: edit.text.to_string(),
+                    facet: rule.facet,
+                    prior: edit.prior,
+                    tags: edit.tags.clone(),
+                    emphasis: rule.emphasis,
+                    words: edit.words.clone(),
+                });
+            }
+        }
+        if actions.len() > 1 {
+            slots.push(Slot {
+                id: rule.facet.as_str().to_string(),
+                actions,
+            });
+        }
+    }
+    slots
+}
+
+/// Runs the optimizer with `chooser` as the policy.
+pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<Optimization> {
+    let rules = rules()?;
+    let table = rules.category(input.category);
+    let resolved = resolve(input.category, input.model)?;
+    let adapter = resolved.adapter;
+    let options = adapter.validate_options(input.options)?;
+    let mut notes = Vec::new();
+    if resolved.fallback {
+        notes.push(format!(
+            "Unknown model {:?}: used the generic {} adapter.",
+            super::category::truncate_for_message(input.model.unwrap_or_default()),
+            input.category.as_str()
+        ));
+    }
+
+    let trimmed = input.prompt.trim();
+    let (text, inline) = adapter.split_inline(trimmed);
+    let analysis = analyze(input.category, text)?;
+    let ctx = DecisionContext {
+        category: input.category,
+        model: adapter.id,
+        analysis: &analysis,
+    };
+
+    // Options that imply edits (a style preset, an answer format) are applied first.
+    let option_edits = adapter.option_edits(&options);
+    let mut tags: Vec<Tag> = analysis.tags.clone();
+    for e in &option_edits {
+        tags.extend(tags_of(table, &e.text));
+    }
+    let filled: Vec<Facet> = option_edits.iter().map(|e| e.facet).collect();
+    let ratio_fixed = options.has("aspectRatio") || inline.get(&["ar", "aspect"]).is_some();
+    let mut slots = build_slots(table, adapter, &analysis, &filled, ratio_fixed);
+    let keywords = chooser.keyword_actions(&ctx);
+    if !keywords.is_empty() {
+        let mut actions = vec![skip_action()];
+        actions.extend(
+            keywords
+                .into_iter()
+                .filter(|k| !analysis.contains_words(&k.words)),
+        );
+        if actions.len() > 1 {
+            // Learned keywords go first among edits: they are what this user asked for.
+            let at = usize::from(slots.first().is_some_and(|s| s.id == ASPECT_RATIO_SLOT));
+            slots.insert(
+                at,
+                Slot {
+                    id: KEYWORD_SLOT.to_string(),
+                    actions,
+                },
+            );
+        }
+    }
+
+    let budget = adapter.budget;
+    let max_chars = options.integer("maxLength").map(|n| n.max(0) as usize);
+    let limit_edits = max_edits(adapter, &options);
+    let separator = adapter.separator();
+    let mut draft = text.to_string();
+    for e in &option_edits {
+        draft.push_str(separator);
+        draft.push_str(&e.text);
+    }
+    let fits = |draft: &str| {
+        budget.limit().is_none_or(|l| budget.cost(draft) <= l)
+            && max_chars.is_none_or(|l| Budget::Chars(l).cost(draft) <= l)
+    };
+    // Room is measured from the prompt as written: an over-long prompt gets no edits.
+    let mut room_ok = fits(&draft);
+
+    let mut chosen: Vec<(usize, usize, Choice)> = Vec::new(); // (slot, action, choice)
+    let mut decisions = Vec::new();
+    let mut chosen_words: Vec<Vec<String>> = Vec::new();
+    let mut edit_count = 0usize;
+    let mut aspect_ratio: Option<String> = None;
+    for (s, slot) in slots.iter().enumerate() {
+        let is_param = slot.id == ASPECT_RATIO_SLOT;
+        let eligible: Vec<usize> = slot
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| {
+                if a.is_skip() || is_param {
+                    return true;
+                }
+                if edit_count >= limit_edits || !room_ok {
+                    return false;
+                }
+                if a.tags.iter().any(|t| tags.iter().any(|u| u.conflicts_with(t))) {
+                    return false;
+                }
+                if chosen_words.iter().any(|w| w == &a.words) {
+                    return false;
+                }
+                let mut candidate = draft.clone();
+                candidate.push_str(separator);
+                candidate.push_str(&a.text);
+                fits(&candidate)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if eligible.len() < 2 {
+            continue;
+        }
+        let mut choice = chooser.choose(&ctx, slot, &eligible);
+        if !eligible.contains(&choice.action) {
+            // A policy bug must not corrupt the prompt: fall back to the rules.
+            choice = RuleChooser.choose(&ctx, slot, &eligible);
+        }
+        let action = &slot.actions[choice.action];
+        decisions.push(Decision {
+            slot: slot.id.clone(),
+            action: action.id.clone(),
+            propensity: choice.propensity,
+            learned: choice.learned,
+            eligible: eligible.len() as u32,
+        });
+        if action.is_skip() {
+            continue;
+        }
+        if is_param {
+            aspect_ratio = Some(action.text.clone());
+        } else {
+            draft.push_str(separator);
+            draft.push_str(&action.text);
+            tags.extend(action.tags.iter().copied());
+            chosen_words.push(action.words.clone());
+            edit_count += 1;
+            room_ok = fits(&draft);
+        }
+        chosen.push((s, choice.action, choice));
+    }
+
+    let words: Vec<String> = analysis.tokens.iter().map(|t| t.norm.clone()).collect();
+    let render_with = |chosen: &[(usize, usize, Choice)]| -> Rendered {
+        let mut edits: Vec<RenderEdit> = option_edits.clone();
+        for &(s, a, _) in chosen {
+            let action = &slots[s].actions[a];
+            if slots[s].id != ASPECT_RATIO_SLOT {
+                edits.push(RenderEdit {
+                    facet: action.facet,
+                    text: action.text.clone(),
+                    emphasis: action.emphasis,
+                });
+            }
+        }
+        adapter.render(&RenderInput {
+            text,
+            inline: &inline,
+            edits: &edits,
+            options: &options,
+            aspect_ratio: aspect_ratio.as_deref(),
+            tags: &tags,
+            words: &words,
+        })
+    };
+    let original = score_text(adapter, input.category, text, &inline, None, max_chars)?;
+    let mut rendered = render_with(&chosen);
+    let mut optimized = score_rendered(adapter, input.category, &rendered, max_chars)?;
+    // The optimized prompt never scores below the original: drop edits from the end until
+    // it does not (rare; e.g. an estimate that undercounted a budget).
+    while optimized.total < original.total {
+        let Some(pos) = chosen.iter().rposition(|(s, _, _)| slots[*s].id != ASPECT_RATIO_SLOT) else {
+            break;
+        };
+        let (s, a, _) = chosen.remove(pos);
+        notes.push(format!("Dropped “{}”: it lowered the score.", slots[s].actions[a].text));
+        rendered = render_with(&chosen);
+        optimized = score_rendered(adapter, input.category, &rendered, max_chars)?;
+    }
+    if optimized.total < original.total {
+        // Even the bare rendering scores lower (the user's own syntax was better): keep the
+        // prompt as written.
+        notes.push("Kept the prompt as written: no rewrite scored higher.".to_string());
+        rendered = Rendered {
+            prompt: trimmed.to_string(),
+            ..Rendered::default()
+        };
+        optimized = original.clone();
+        chosen.clear();
+    }
+    notes.extend(rendered.notes.iter().cloned());
+
+    let mut edits: Vec<AppliedEdit> = option_edits
+        .iter()
+        .map(|e| AppliedEdit {
+            id: format!("option.{}", e.facet.as_str()),
+            facet: e.facet,
+            text: e.text.clone(),
+            learned: false,
+            propensity: 1.0,
+        })
+        .collect();
+    for &(s, a, choice) in &chosen {
+        let action = &slots[s].actions[a];
+        edits.push(AppliedEdit {
+            id: action.id.clone(),
+            facet: action.facet,
+            text: action.text.clone(),
+            learned: choice.learned,
+            propensity: choice.propensity,
+        });
+    }
+    Ok(Optimization {
+        adapter,
+        fallback: resolved.fallback,
+        optimized_prompt: rendered.prompt,
+        negative_prompt: rendered.negative_prompt,
+        parameters: rendered.parameters,
+        original,
+        optimized,
+        edits,
+        decisions,
+        notes,
+        analysis,
+    })
+}
+
+fn score_text(
+    adapter: &Adapter,
+    category: Category,
+    text: &str,
+    inline: &InlineParams,
+    negative: Option<&str>,
+    max_chars: Option<usize>,
+) -> Result<QualityScore> {
+    let analysis = analyze(category, text)?;
+    let names: Vec<&str> = inline.params.iter().map(|(n, _)| n.as_str()).collect();
+    score(&ScoreInput {
+        analysis: &analysis,
+        adapter,
+        text,
+        parameters: &names,
+        has_negative_prompt: negative.is_some(),
+        max_chars,
+    })
+}
+
+fn score_rendered(
+    adapter: &Adapter,
+    category: Category,
+    rendered: &Rendered,
+    max_chars: Option<usize>,
+) -> Result<QualityScore> {
+    let (text, inline) = adapter.split_inline(&rendered.prompt);
+    score_text(
+        adapter,
+        category,
+        text,
+        &inline,
+        rendered.negative_prompt.as_deref(),
+        max_chars,
+    )
+}
+
+/// Scores a prompt as written, without optimizing it.
+pub fn score_prompt(
+    prompt: &str,
+    category: Category,
+    model: Option<&str>,
+) -> Result<(QualityScore, &'static Adapter)> {
+    let adapter = resolve(category, model)?.adapter;
+    let (text, inline) = adapter.split_inline(prompt.trim());
+    Ok((score_text(adapter, category, text, &inline, None, None)?, adapter))
+}
