@@ -8,5 +8,9 @@
 
 pub mod error;
 pub mod prompt;
+pub mod reward;
+pub mod rng;
+pub mod span;
+pub mod store;
 
 pub use error::{Error, ErrorCode, Result};

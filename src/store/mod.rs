@@ -1,0 +1,174 @@
+//! Storage: one async trait, an in-memory store, and (in the browser) IndexedDB. Both pass
+//! the same conformance suite (`tests/conformance/`).
+
+pub mod memory;
+
+#[cfg(target_arch = "wasm32")]
+pub mod idb;
+
+use crate::error::Result;
+use crate::prompt::Category;
+use crate::span::{Reward, Span};
+use serde::{Deserialize, Serialize};
+
+pub use memory::MemoryStore;
+
+/// Which kind of store holds the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// IndexedDB: persists across reloads.
+    IndexedDb,
+    /// Memory: gone when the page closes.
+    Memory,
+}
+
+impl StorageKind {
+    /// `"indexeddb"` or `"memory"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageKind::IndexedDb => "indexeddb",
+            StorageKind::Memory => "memory",
+        }
+    }
+}
+
+/// A page of records, newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Query {
+    /// Only this category.
+    pub category: Option<Category>,
+    /// Only rewards of this span (ignored for spans).
+    pub span_id: Option<String>,
+    /// Only spans of this task (ignored for rewards).
+    pub task_id: Option<String>,
+    /// Most records returned.
+    pub limit: usize,
+    /// Records skipped first.
+    pub offset: usize,
+}
+
+/// A stored policy: its version and the learner's state, opaque to the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicySnapshot {
+    /// Version, increasing with every full training.
+    pub version: u32,
+    /// When it was trained (ms since the epoch).
+    pub created_at: f64,
+    /// Spans it was trained on.
+    pub spans_used: u64,
+    /// Rewards it was trained on.
+    pub rewards_used: u64,
+    /// The learner's state.
+    pub state: serde_json::Value,
+}
+
+/// Everything in a store, for export and import.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dataset {
+    /// All spans.
+    pub spans: Vec<Span>,
+    /// All rewards.
+    pub rewards: Vec<Reward>,
+    /// All policy snapshots.
+    pub policies: Vec<PolicySnapshot>,
+}
+
+/// What an import wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportReport {
+    /// Spans written.
+    pub spans_added: u64,
+    /// Spans already present (same id), left as they were.
+    pub spans_skipped: u64,
+    /// Rewards written.
+    pub rewards_added: u64,
+    /// Rewards already present, left as they were.
+    pub rewards_skipped: u64,
+    /// Policy snapshots written.
+    pub policies_added: u64,
+}
+
+/// Record counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Spans.
+    pub spans: u64,
+    /// Rewards.
+    pub rewards: u64,
+}
+
+/// Where spans, rewards, policy snapshots and settings live.
+///
+/// Contract (checked by the conformance suite): writes are atomic — a call that fails
+/// stores nothing; ids are unique (`Duplicate` otherwise); listings are newest first by
+/// `createdAt`, ties broken by id; a completed write is visible to every later read.
+/// Futures need not be `Send`: IndexedDB lives on one thread.
+#[allow(async_fn_in_trait)]
+pub trait Store {
+    /// Which kind of store this is.
+    fn kind(&self) -> StorageKind;
+
+    /// Adds spans, all or nothing; an id already stored (or repeated) is `Duplicate`.
+    async fn add_spans(&self, spans: &[Span]) -> Result<()>;
+
+    /// Adds a reward; its span must exist (`NotFound`) and its id must be new (`Duplicate`).
+    async fn add_reward(&self, reward: &Reward) -> Result<()>;
+
+    /// One span by id.
+    async fn span(&self, span_id: &str) -> Result<Option<Span>>;
+
+    /// Spans by id, in the order asked; ids not stored are left out.
+    async fn spans_by_id(&self, span_ids: &[String]) -> Result<Vec<Span>>;
+
+    /// A page of spans, newest first.
+    async fn spans(&self, query: &Query) -> Result<Vec<Span>>;
+
+    /// A page of rewards, newest first.
+    async fn rewards(&self, query: &Query) -> Result<Vec<Reward>>;
+
+    /// Every span, oldest first.
+    async fn all_spans(&self) -> Result<Vec<Span>>;
+
+    /// Every reward, oldest first.
+    async fn all_rewards(&self) -> Result<Vec<Reward>>;
+
+    /// Rewards created at or after `created_at` (ms), oldest first.
+    async fn rewards_since(&self, created_at: f64) -> Result<Vec<Reward>>;
+
+    /// Number of spans, of one category or all.
+    async fn count_spans(&self, category: Option<Category>) -> Result<u64>;
+
+    /// Number of rewards.
+    async fn count_rewards(&self) -> Result<u64>;
+
+    /// Stores a policy snapshot (replacing one of the same version).
+    async fn put_policy(&self, snapshot: &PolicySnapshot) -> Result<()>;
+
+    /// The snapshot with the highest version.
+    async fn latest_policy(&self) -> Result<Option<PolicySnapshot>>;
+
+    /// Every policy snapshot, oldest version first.
+    async fn all_policies(&self) -> Result<Vec<PolicySnapshot>>;
+
+    /// A setting.
+    async fn meta(&self, key: &str) -> Result<Option<serde_json::Value>>;
+
+    /// Stores a setting.
+    async fn put_meta(&self, key: &str, value: &serde_json::Value) -> Result<()>;
+
+    /// Writes a dataset in one transaction. With `replace`, everything stored before is
+    /// removed first; otherwise records whose id is already stored are kept as they are.
+    async fn import(&self, data: &Dataset, replace: bool) -> Result<ImportReport>;
+
+    /// Removes every span, reward and policy snapshot (settings stay).
+    async fn clear(&self) -> Result<()>;
+}
+
+/// Orders records newest first: `createdAt` descending, then id descending.
+pub(crate) fn newest_first(a: (f64, &str), b: (f64, &str)) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then_with(|| b.1.cmp(a.1))
+}
