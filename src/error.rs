@@ -97,6 +97,12 @@ impl Error {
         }
     }
 
+    /// The same error, naming `field`.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
     /// A storage failure.
     pub fn storage(message: impl Into<String>) -> Self {
         Error::new(ErrorCode::Storage, message)

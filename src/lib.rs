@@ -6,11 +6,14 @@
 //!
 //! The core (everything but `store::idb` and `wasm`) is pure Rust and tests natively.
 
+pub mod engine;
 pub mod error;
+pub mod learn;
 pub mod prompt;
 pub mod reward;
 pub mod rng;
 pub mod span;
 pub mod store;
 
+pub use engine::{Engine, EngineConfig};
 pub use error::{Error, ErrorCode, Result};

@@ -46,6 +46,9 @@ pub struct Span {
     /// Every decision the policy made, with its propensity (including skips).
     #[serde(default)]
     pub decisions: Vec<Decision>,
+    /// Modifier terms found in the optimized prompt (what keyword learning credits).
+    #[serde(default)]
+    pub keywords: Vec<String>,
     /// The policy version that produced this span.
     pub policy_version: u32,
     /// Milliseconds since the Unix epoch.

@@ -149,6 +149,9 @@ pub struct Decision {
     pub learned: bool,
     /// Number of actions that were eligible.
     pub eligible: u32,
+    /// For the learned-keyword slot: the keywords offered (so evaluation can replay it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offered: Vec<String>,
 }
 
 /// A request to the optimizer.
@@ -189,6 +192,9 @@ pub struct Optimization {
     pub notes: Vec<String>,
     /// The analysis of the user's prompt.
     pub analysis: Analysis,
+    /// Modifier terms of the rules (not subjects) found in the optimized prompt, as the
+    /// rules spell them: what keyword learning credits.
+    pub keywords: Vec<String>,
 }
 
 /// The default maximum number of edits, overridable by `options.maxEdits`.
@@ -385,8 +391,13 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
     let mut chosen_words: Vec<Vec<String>> = Vec::new();
     let mut edit_count = 0usize;
     let mut aspect_ratio: Option<String> = None;
+    let mut covered: Vec<Facet> = Vec::new();
     for (s, slot) in slots.iter().enumerate() {
         let is_param = slot.id == ASPECT_RATIO_SLOT;
+        if covered.iter().any(|f| f.as_str() == slot.id) {
+            // A learned keyword already filled this facet.
+            continue;
+        }
         let eligible: Vec<usize> = slot
             .actions
             .iter()
@@ -426,6 +437,11 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
             propensity: choice.propensity,
             learned: choice.learned,
             eligible: eligible.len() as u32,
+            offered: if slot.id == KEYWORD_SLOT {
+                eligible.iter().filter(|&&i| i != 0).map(|&i| slot.actions[i].text.clone()).collect()
+            } else {
+                Vec::new()
+            },
         });
         if action.is_skip() {
             continue;
@@ -437,6 +453,9 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
             draft.push_str(&action.text);
             tags.extend(action.tags.iter().copied());
             chosen_words.push(action.words.clone());
+            if slot.id == KEYWORD_SLOT {
+                covered.push(action.facet);
+            }
             edit_count += 1;
             room_ok = fits(&draft);
         }
@@ -466,9 +485,10 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
             words: &words,
         })
     };
-    let original = score_text(adapter, input.category, text, &inline, None, max_chars)?;
+    let (original, _) = score_text(adapter, input.category, text, &inline, None, max_chars)?;
     let mut rendered = render_with(&chosen);
-    let mut optimized = score_rendered(adapter, input.category, &rendered, max_chars)?;
+    let (mut optimized, mut final_analysis) =
+        score_rendered(adapter, input.category, &rendered, max_chars)?;
     // The optimized prompt never scores below the original: drop edits from the end until
     // it does not (rare; e.g. an estimate that undercounted a budget).
     while optimized.total < original.total {
@@ -478,7 +498,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
         let (s, a, _) = chosen.remove(pos);
         notes.push(format!("Dropped “{}”: it lowered the score.", slots[s].actions[a].text));
         rendered = render_with(&chosen);
-        optimized = score_rendered(adapter, input.category, &rendered, max_chars)?;
+        (optimized, final_analysis) = score_rendered(adapter, input.category, &rendered, max_chars)?;
     }
     if optimized.total < original.total {
         // Even the bare rendering scores lower (the user's own syntax was better): keep the
@@ -489,6 +509,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
             ..Rendered::default()
         };
         optimized = original.clone();
+        final_analysis = analysis.clone();
         chosen.clear();
     }
     notes.extend(rendered.notes.iter().cloned());
@@ -513,8 +534,18 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
             propensity: choice.propensity,
         });
     }
+    let mut keywords: Vec<String> = final_analysis
+        .matches
+        .iter()
+        .map(|m| &table.terms[m.term as usize])
+        .filter(|t| t.facet.is_some_and(|f| f != Facet::Subject))
+        .map(|t| t.text.to_string())
+        .collect();
+    keywords.sort();
+    keywords.dedup();
     Ok(Optimization {
         adapter,
+        keywords,
         fallback: resolved.fallback,
         optimized_prompt: rendered.prompt,
         negative_prompt: rendered.negative_prompt,
@@ -535,17 +566,18 @@ fn score_text(
     inline: &InlineParams,
     negative: Option<&str>,
     max_chars: Option<usize>,
-) -> Result<QualityScore> {
+) -> Result<(QualityScore, Analysis)> {
     let analysis = analyze(category, text)?;
     let names: Vec<&str> = inline.params.iter().map(|(n, _)| n.as_str()).collect();
-    score(&ScoreInput {
+    let quality = score(&ScoreInput {
         analysis: &analysis,
         adapter,
         text,
         parameters: &names,
         has_negative_prompt: negative.is_some(),
         max_chars,
-    })
+    })?;
+    Ok((quality, analysis))
 }
 
 fn score_rendered(
@@ -553,7 +585,7 @@ fn score_rendered(
     category: Category,
     rendered: &Rendered,
     max_chars: Option<usize>,
-) -> Result<QualityScore> {
+) -> Result<(QualityScore, Analysis)> {
     let (text, inline) = adapter.split_inline(&rendered.prompt);
     score_text(
         adapter,
@@ -573,5 +605,5 @@ pub fn score_prompt(
 ) -> Result<(QualityScore, &'static Adapter)> {
     let adapter = resolve(category, model)?.adapter;
     let (text, inline) = adapter.split_inline(prompt.trim());
-    Ok((score_text(adapter, category, text, &inline, None, None)?, adapter))
+    Ok((score_text(adapter, category, text, &inline, None, None)?.0, adapter))
 }

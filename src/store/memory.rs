@@ -47,10 +47,9 @@ impl Store for MemoryStore {
     async fn add_spans(&self, spans: &[Span]) -> Result<()> {
         let mut t = self.tables.borrow_mut();
         // Check everything before writing anything: all or nothing.
-        for (i, span) in spans.iter().enumerate() {
-            if t.spans.contains_key(&span.span_id)
-                || spans[..i].iter().any(|s| s.span_id == span.span_id)
-            {
+        let mut seen = std::collections::HashSet::with_capacity(spans.len());
+        for span in spans {
+            if t.spans.contains_key(&span.span_id) || !seen.insert(span.span_id.as_str()) {
                 return Err(Error::new(
                     ErrorCode::Duplicate,
                     format!("spanId: span {} already exists", span.span_id),

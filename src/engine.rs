@@ -1,0 +1,1168 @@
+//! The engine: optimize, feedback, train, status, queries, export and import — the
+//! orchestration of `prompt/`, `learn/` and a [`Store`]. Pure Rust, natively testable; the
+//! wasm layer only converts JS values into the requests below.
+//!
+//! State lives in a `RefCell` that is never borrowed across an `.await`, so concurrent
+//! calls from JS interleave safely: every borrow is taken, used and dropped between awaits.
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::learn::stats::FastMap;
+use crate::learn::{self, Evaluation, LearnedOptimizations, Policy, PolicyChooser, PolicyState, Target};
+use crate::prompt::adapters::resolve;
+use crate::prompt::optimize::{optimize, AppliedEdit, OptimizeInput};
+use crate::prompt::score::{FacetScore, Penalty};
+use crate::prompt::{Category, Options};
+use crate::reward::{accept_custom, calculate_reward, validate_quality, validate_rating, validate_reward, FeedbackSignals};
+use crate::rng::Rng;
+use crate::span::{is_valid_id, Metadata, Reward, RewardSource, Span, SPAN_ID_LEN, TASK_ID_LEN};
+use crate::store::{Dataset, ImportReport, PolicySnapshot, Query, StorageKind, Store};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Milliseconds since the Unix epoch; injected so tests and the simulator control time.
+pub type Clock = Rc<dyn Fn() -> f64>;
+
+/// The system clock (`SystemTime` natively, `Date.now()` in the browser).
+pub fn system_clock() -> Clock {
+    #[cfg(target_arch = "wasm32")]
+    {
+        Rc::new(js_sys::Date::now)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        Rc::new(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        })
+    }
+}
+
+/// The seed's goal for the average reward.
+pub const TARGET_REWARD: f64 = 0.7;
+/// Default longest prompt accepted, in characters.
+pub const DEFAULT_MAX_PROMPT_CHARS: usize = 10_000;
+/// Longest feedback comment accepted, in characters.
+pub const MAX_FEEDBACK_CHARS: usize = 10_000;
+/// Most requests in one batch.
+pub const MAX_BATCH: usize = 100_000;
+/// Most records one query returns.
+pub const MAX_PAGE: usize = 10_000;
+/// Format name of exported documents.
+pub const EXPORT_FORMAT: &str = "lightprompt";
+/// Version of the export document.
+pub const EXPORT_VERSION: u32 = 1;
+
+/// How an engine behaves. Field names as in `LightPrompt.open({...})`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// 0 = greedy (no random exploration); 1 = the default; larger explores more.
+    pub exploration: f64,
+    /// Train after every this many rewards (0 = only when asked).
+    #[serde(alias = "auto_train_every")]
+    pub auto_train_every: u32,
+    /// Seed of the policy's random choices; the same seed replays the same choices.
+    pub seed: Option<u64>,
+    /// Longest prompt accepted, in characters.
+    #[serde(alias = "max_prompt_chars")]
+    pub max_prompt_chars: usize,
+    /// Half-life of a reward's weight in days (`null`: rewards never fade).
+    #[serde(alias = "half_life_days")]
+    pub half_life_days: Option<f64>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            exploration: 1.0,
+            auto_train_every: 10,
+            seed: None,
+            max_prompt_chars: DEFAULT_MAX_PROMPT_CHARS,
+            half_life_days: Some(30.0),
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Checks every field.
+    pub fn validate(&self) -> Result<()> {
+        if !self.exploration.is_finite() || !(0.0..=10.0).contains(&self.exploration) {
+            return Err(Error::invalid("exploration", format!("must be a number from 0 to 10, got {}", self.exploration)));
+        }
+        if self.max_prompt_chars == 0 || self.max_prompt_chars > 1_000_000 {
+            return Err(Error::invalid("maxPromptChars", "must be from 1 to 1000000"));
+        }
+        if let Some(h) = self.half_life_days {
+            if !h.is_finite() || h <= 0.0 {
+                return Err(Error::invalid("halfLifeDays", format!("must be a positive number or null, got {h}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn half_life_ms(&self) -> Option<f64> {
+        self.half_life_days.map(|d| d * 86_400_000.0)
+    }
+}
+
+/// A request to optimize one prompt. Field names as in `lp.optimize({...})`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OptimizeRequest {
+    /// The prompt as the user wrote it.
+    pub prompt: String,
+    /// `image`, `video` or `text`.
+    pub category: String,
+    /// Target model; omitted = the category's generic adapter.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Model options (aspect ratio, negative terms, style, ...).
+    #[serde(default)]
+    pub options: Options,
+    /// Task id to group several spans (32 hex digits); a new one when omitted.
+    #[serde(default, alias = "task_id")]
+    pub task_id: Option<String>,
+    /// Free-form metadata stored with the span.
+    #[serde(default)]
+    pub metadata: Metadata,
+}
+
+/// The result of an optimization, as `lp.optimize` returns it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OptimizeResult {
+    /// The task id.
+    pub task_id: String,
+    /// The span id: pass it to `feedback`.
+    pub span_id: String,
+    /// The category.
+    pub category: Category,
+    /// The adapter used.
+    pub model: String,
+    /// The model name asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_model: Option<String>,
+    /// True when the model was unknown and the generic adapter was used.
+    pub fallback: bool,
+    /// The prompt as written.
+    pub original_prompt: String,
+    /// The optimized prompt.
+    pub optimized_prompt: String,
+    /// Score of the original, 0–100.
+    pub original_quality_score: f64,
+    /// Score of the optimized prompt, 0–100.
+    pub quality_score: f64,
+    /// Per-facet breakdown of the optimized prompt's score.
+    pub breakdown: Vec<FacetScore>,
+    /// Per-facet breakdown of the original's score.
+    pub original_breakdown: Vec<FacetScore>,
+    /// Points for specificity and structure, and penalties, of the optimized prompt.
+    pub specificity: f64,
+    /// Points for model-appropriate structure.
+    pub structure: f64,
+    /// Penalties applied to the optimized prompt.
+    pub penalties: Vec<Penalty>,
+    /// What is still missing.
+    pub suggestions: Vec<String>,
+    /// Edits applied, in order.
+    pub edits: Vec<AppliedEdit>,
+    /// A separate negative prompt, where the model takes one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub negative_prompt: Option<String>,
+    /// Generation parameters by the model's names.
+    pub parameters: BTreeMap<String, serde_json::Value>,
+    /// Notes on what was done (fallback adapter, dropped edits, ...).
+    pub notes: Vec<String>,
+    /// The policy version that produced it.
+    pub policy_version: u32,
+    /// When (ms since the epoch).
+    pub created_at: f64,
+}
+
+/// Feedback on a span. Field names as in `lp.feedback({...})`; the seed's snake_case
+/// names are accepted too.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FeedbackRequest {
+    /// The span's task id (optional; checked against the span when given).
+    #[serde(default, alias = "task_id")]
+    pub task_id: Option<String>,
+    /// The span rated.
+    #[serde(alias = "span_id")]
+    pub span_id: String,
+    /// An explicit reward in [-1, 1]; wins over the reward function.
+    #[serde(default)]
+    pub reward: Option<f64>,
+    /// The user's comment.
+    #[serde(default, alias = "feedback_text")]
+    pub feedback_text: Option<String>,
+    /// Rating, satisfaction, use, and anything else.
+    #[serde(default)]
+    pub metadata: FeedbackMetadata,
+}
+
+/// The signals of a piece of feedback (`metadata` in the seed).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedbackMetadata {
+    /// 1–5 stars.
+    #[serde(default)]
+    pub rating: Option<f64>,
+    /// Satisfied with the result.
+    #[serde(default)]
+    pub satisfied: Option<bool>,
+    /// Used the result.
+    #[serde(default, alias = "used_result")]
+    pub used_result: Option<bool>,
+    /// Overrides the quality score the formula reads (the seed's `quality_score`).
+    #[serde(default, alias = "quality_score")]
+    pub quality_score: Option<f64>,
+    /// Anything else; stored with the reward.
+    #[serde(flatten)]
+    pub extra: Metadata,
+}
+
+/// What a custom reward function is given.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RewardInput {
+    /// The span's quality score (or the override from the feedback).
+    pub quality_score: f64,
+    /// 1–5 stars.
+    pub rating: Option<f64>,
+    /// Satisfied.
+    pub satisfied: Option<bool>,
+    /// Used the result.
+    pub used_result: Option<bool>,
+    /// The comment.
+    pub feedback_text: Option<String>,
+    /// The span rated.
+    pub span: Span,
+}
+
+/// A custom reward function.
+pub type RewardFn = Rc<dyn Fn(&RewardInput) -> Result<f64>>;
+
+/// What `feedback` returns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedbackResult {
+    /// The new reward's id.
+    pub reward_id: String,
+    /// The reward value stored.
+    pub reward: f64,
+    /// Where it came from.
+    pub source: RewardSource,
+    /// The policy version after the update.
+    pub policy_version: u32,
+    /// Set when this feedback triggered automatic training.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trained: Option<TrainReport>,
+    /// Set when automatic training failed (the reward itself is stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_error: Option<String>,
+}
+
+/// What `train` returns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainReport {
+    /// The new policy version.
+    pub policy_version: u32,
+    /// Spans read.
+    pub spans_used: u64,
+    /// Rewards read.
+    pub rewards_used: u64,
+    /// Total time in ms (reading, computing, storing).
+    pub ms: f64,
+    /// Time spent computing in ms.
+    pub compute_ms: f64,
+}
+
+/// Per-category figures of the status.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryStatus {
+    /// Spans of this category.
+    pub spans: u64,
+    /// Rewards of this category.
+    pub rewards: u64,
+    /// Their mean (0 without rewards).
+    pub average_reward: f64,
+    /// Spans with at least one reward.
+    pub rewarded_spans: u64,
+}
+
+/// The seed's `/training/status`, and more.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainingStatus {
+    /// The store answers.
+    pub store_available: bool,
+    /// The trainer can run (always, unless closed).
+    pub trainer_available: bool,
+    /// `indexeddb` or `memory`.
+    pub storage: StorageKind,
+    /// Spans stored.
+    pub total_spans: u64,
+    /// Rewards stored.
+    pub total_rewards: u64,
+    /// Mean of every reward (0 without rewards).
+    pub average_reward: f64,
+    /// Spans with a reward / spans.
+    pub reward_ratio: f64,
+    /// By category.
+    pub by_category: BTreeMap<String, CategoryStatus>,
+    /// The current policy version (0 = never trained).
+    pub policy_version: u32,
+    /// When the policy was last trained (ms since the epoch).
+    pub last_trained_at: Option<f64>,
+    /// The goal for the average reward (0.7, the seed's).
+    pub target_reward: f64,
+    /// Rewards until automatic training (None when off).
+    pub rewards_until_training: Option<u32>,
+    /// The exploration setting.
+    pub exploration: f64,
+}
+
+/// A page query from JS (`lp.spans({...})`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QueryRequest {
+    /// Only this category.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Only rewards of this span.
+    #[serde(default, alias = "span_id")]
+    pub span_id: Option<String>,
+    /// Only spans of this task.
+    #[serde(default, alias = "task_id")]
+    pub task_id: Option<String>,
+    /// At most this many (default 50, at most 10 000).
+    #[serde(default)]
+    pub limit: Option<f64>,
+    /// Skip this many first.
+    #[serde(default)]
+    pub offset: Option<f64>,
+}
+
+/// A whole store as a versioned document (`exportData`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportDocument {
+    /// Always `lightprompt`.
+    pub format: String,
+    /// Document version (1).
+    pub version: u32,
+    /// When it was written.
+    pub exported_at: f64,
+    /// All spans, oldest first.
+    pub spans: Vec<Span>,
+    /// All rewards, oldest first.
+    pub rewards: Vec<Reward>,
+    /// All policy snapshots.
+    pub policies: Vec<PolicySnapshot>,
+}
+
+#[derive(Default)]
+struct Totals {
+    spans: [u64; 3],
+    rewards: [u64; 3],
+    reward_sum: [f64; 3],
+}
+
+struct State {
+    policy: Policy,
+    policy_version: u32,
+    last_trained_at: Option<f64>,
+    /// Policy choices: seeded, so runs replay.
+    rng: Rng,
+    /// Ids: from entropy, so two engines with one seed still issue distinct ids.
+    ids: Rng,
+    totals: Totals,
+    /// Latest reward per span: (value, time, category).
+    latest: FastMap<String, (f64, f64, Category)>,
+    rewards_since_train: u32,
+    training: u32,
+    /// Rewards that arrived while a training was reading the store.
+    during_training: Vec<(Reward, Span)>,
+    closed: bool,
+}
+
+fn cat_index(c: Category) -> usize {
+    match c {
+        Category::Image => 0,
+        Category::Video => 1,
+        Category::Text => 2,
+    }
+}
+
+/// The engine over a store.
+pub struct Engine<S: Store> {
+    store: S,
+    config: EngineConfig,
+    clock: Clock,
+    state: RefCell<State>,
+    reward_fn: RefCell<Option<RewardFn>>,
+}
+
+/// A prompt checked and ready.
+struct Checked {
+    prompt: String,
+    category: Category,
+    model: Option<String>,
+    options: Options,
+    task_id: Option<String>,
+    metadata: Metadata,
+}
+
+/// Checks a prompt: not empty, not too long, no control characters but line breaks and tabs.
+pub fn validate_prompt(prompt: &str, field: &str, max_chars: usize) -> Result<()> {
+    if prompt.trim().is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    let chars = prompt.chars().count();
+    if chars > max_chars {
+        return Err(Error::invalid(field, format!("is {chars} characters long; the limit is {max_chars}")));
+    }
+    if let Some((i, c)) = prompt
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Error::invalid(field, format!("contains control character U+{:04X} at position {i}", c as u32)));
+    }
+    Ok(())
+}
+
+fn validate_id(id: &str, len: usize, field: &str) -> Result<()> {
+    if is_valid_id(id, len) {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, format!("must be {len} lowercase hex digits, got {:?}", crate::prompt::category::truncate_for_message(id))))
+    }
+}
+
+fn check_request(req: &OptimizeRequest, prefix: &str, max_chars: usize) -> Result<Checked> {
+    let field = |name: &str| format!("{prefix}{name}");
+    validate_prompt(&req.prompt, &field("prompt"), max_chars)?;
+    let category = Category::parse(&req.category, &field("category"))?;
+    if let Some(task) = &req.task_id {
+        validate_id(task, TASK_ID_LEN, &field("taskId"))?;
+    }
+    if let Some(model) = &req.model {
+        if model.chars().count() > 200 {
+            return Err(Error::invalid(field("model"), "is longer than 200 characters"));
+        }
+    }
+    Ok(Checked {
+        prompt: req.prompt.clone(),
+        category,
+        model: req.model.clone(),
+        options: req.options.clone(),
+        task_id: req.task_id.clone(),
+        metadata: req.metadata.clone(),
+    })
+}
+
+/// Prefixes an error's field (and message) with the position of a batch request.
+fn in_batch(mut e: Error, prefix: &str) -> Error {
+    if e.code == ErrorCode::InvalidInput {
+        match &e.field {
+            Some(f) if !f.starts_with(prefix) => {
+                e.message = format!("{prefix}{}", e.message);
+                e.field = Some(format!("{prefix}{f}"));
+            }
+            None => e.field = Some(prefix.trim_end_matches('.').to_string()),
+            _ => {}
+        }
+    }
+    e
+}
+
+impl<S: Store> Engine<S> {
+    /// Opens an engine over `store`: loads the rewards, the latest policy snapshot, and
+    /// replays rewards newer than the snapshot.
+    pub async fn open(store: S, config: EngineConfig, clock: Clock) -> Result<Engine<S>> {
+        config.validate()?;
+        let seed = config.seed;
+        let rng = match seed {
+            Some(s) => Rng::from_seed(s),
+            None => Rng::from_entropy(clock().to_bits()),
+        };
+        let ids = Rng::from_entropy(clock().to_bits() ^ seed.unwrap_or(0x5eed));
+        let engine = Engine {
+            store,
+            state: RefCell::new(State {
+                policy: Policy::new(config.half_life_ms()),
+                policy_version: 0,
+                last_trained_at: None,
+                rng,
+                ids,
+                totals: Totals::default(),
+                latest: FastMap::default(),
+                rewards_since_train: 0,
+                training: 0,
+                during_training: Vec::new(),
+                closed: false,
+            }),
+            config,
+            clock,
+            reward_fn: RefCell::new(None),
+        };
+        engine.reload().await?;
+        Ok(engine)
+    }
+
+    /// Rebuilds the in-memory state from the store.
+    async fn reload(&self) -> Result<()> {
+        let mut counts = [0u64; 3];
+        for c in Category::ALL {
+            counts[cat_index(c)] = self.store.count_spans(Some(c)).await?;
+        }
+        let mut rewards = self.store.all_rewards().await?;
+        sort_rewards(&mut rewards);
+        let snapshot = self.store.latest_policy().await?;
+        let half_life = self.config.half_life_ms();
+        // A snapshot is reused when it was trained on a prefix of today's rewards with the
+        // same half-life; otherwise the policy is rebuilt from scratch.
+        let usable = snapshot.as_ref().and_then(|s| {
+            let state: PolicyState = serde_json::from_value(s.state.clone()).ok()?;
+            let prefix_ok = (s.rewards_used as usize) <= rewards.len();
+            (prefix_ok && state.half_life_ms == half_life).then_some((s, state))
+        });
+        let (mut policy, replay_from) = match &usable {
+            Some((_, state)) => (Policy::from_state(state), usable.as_ref().map_or(0, |(s, _)| s.rewards_used as usize)),
+            None if rewards.is_empty() => (Policy::new(half_life), 0),
+            None => {
+                let spans = self.store.all_spans().await?;
+                (Policy::train(&spans, &rewards, half_life), rewards.len())
+            }
+        };
+        let mut latest: FastMap<String, (f64, f64, Category)> = FastMap::default();
+        let mut totals = Totals { spans: counts, ..Totals::default() };
+        for r in &rewards[..replay_from] {
+            latest.insert(r.span_id.clone(), (r.value, r.created_at, r.category));
+        }
+        let tail = &rewards[replay_from..];
+        if !tail.is_empty() {
+            let ids: Vec<String> = tail.iter().map(|r| r.span_id.clone()).collect();
+            let spans = self.store.spans_by_id(&ids).await?;
+            let by_id: FastMap<&str, &Span> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+            for r in tail {
+                if let Some(span) = by_id.get(r.span_id.as_str()) {
+                    let previous = latest.get(&r.span_id).map(|(v, t, _)| (*v, *t));
+                    policy.observe(span, r.value, r.created_at, previous);
+                }
+                latest.insert(r.span_id.clone(), (r.value, r.created_at, r.category));
+            }
+        }
+        for r in &rewards {
+            let i = cat_index(r.category);
+            totals.rewards[i] += 1;
+            totals.reward_sum[i] += r.value;
+        }
+        let mut st = self.state.borrow_mut();
+        st.policy = policy;
+        st.policy_version = snapshot.as_ref().map_or(0, |s| s.version);
+        st.last_trained_at = snapshot.as_ref().map(|s| s.created_at);
+        st.totals = totals;
+        st.latest = latest;
+        st.rewards_since_train = tail.len() as u32;
+        Ok(())
+    }
+
+    /// The engine's configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    fn ensure_open(&self) -> Result<()> {
+        if self.state.borrow().closed {
+            Err(Error::new(ErrorCode::Closed, "the engine is closed; open a new one"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Marks the engine closed: every later call fails with `Closed`.
+    pub fn close(&self) {
+        self.state.borrow_mut().closed = true;
+    }
+
+    /// Whether `close` was called.
+    pub fn is_closed(&self) -> bool {
+        self.state.borrow().closed
+    }
+
+    /// Sets (or with `None` removes) the custom reward function.
+    pub fn set_reward_fn(&self, f: Option<RewardFn>) {
+        *self.reward_fn.borrow_mut() = f;
+    }
+
+    /// Optimizes without storing anything (a preview, or for benchmarks of the compute).
+    pub fn preview(&self, req: &OptimizeRequest) -> Result<OptimizeResult> {
+        let checked = check_request(req, "", self.config.max_prompt_chars)?;
+        Ok(self.run(&checked)?.1)
+    }
+
+    fn run(&self, c: &Checked) -> Result<(Span, OptimizeResult)> {
+        let started = (self.clock)();
+        let mut st = self.state.borrow_mut();
+        let State { policy, rng, ids, policy_version, .. } = &mut *st;
+        let mut chooser = PolicyChooser {
+            policy,
+            rng,
+            exploration: self.config.exploration,
+        };
+        let input = OptimizeInput {
+            prompt: &c.prompt,
+            category: c.category,
+            model: c.model.as_deref(),
+            options: &c.options,
+        };
+        let out = optimize(&input, &mut chooser)?;
+        let span_id = ids.hex(8);
+        let task_id = c.task_id.clone().unwrap_or_else(|| ids.hex(16));
+        let now = (self.clock)();
+        let requested_model = c
+            .model
+            .as_ref()
+            .filter(|m| m.as_str() != out.adapter.id)
+            .cloned();
+        let span = Span {
+            span_id: span_id.clone(),
+            task_id: task_id.clone(),
+            name: Span::name_for(c.category),
+            category: c.category,
+            model: out.adapter.id.to_string(),
+            requested_model: requested_model.clone(),
+            original_prompt: c.prompt.clone(),
+            optimized_prompt: out.optimized_prompt.clone(),
+            negative_prompt: out.negative_prompt.clone(),
+            parameters: out.parameters.clone(),
+            original_quality_score: out.original.total,
+            quality_score: out.optimized.total,
+            edits: out.edits.clone(),
+            decisions: out.decisions,
+            keywords: out.keywords,
+            policy_version: *policy_version,
+            created_at: now,
+            duration_ms: (now - started).max(0.0),
+            options: c.options.clone(),
+            metadata: c.metadata.clone(),
+        };
+        let result = OptimizeResult {
+            task_id,
+            span_id,
+            category: c.category,
+            model: out.adapter.id.to_string(),
+            requested_model,
+            fallback: out.fallback,
+            original_prompt: c.prompt.clone(),
+            optimized_prompt: out.optimized_prompt,
+            original_quality_score: out.original.total,
+            quality_score: out.optimized.total,
+            breakdown: out.optimized.facets,
+            original_breakdown: out.original.facets,
+            specificity: out.optimized.specificity.points,
+            structure: out.optimized.structure.points,
+            penalties: out.optimized.penalties,
+            suggestions: out.optimized.suggestions,
+            edits: out.edits,
+            negative_prompt: out.negative_prompt,
+            parameters: out.parameters,
+            notes: out.notes,
+            policy_version: *policy_version,
+            created_at: now,
+        };
+        Ok((span, result))
+    }
+
+    /// Optimizes a prompt and records the span.
+    pub async fn optimize(&self, req: &OptimizeRequest) -> Result<OptimizeResult> {
+        self.ensure_open()?;
+        let checked = check_request(req, "", self.config.max_prompt_chars)?;
+        let (span, result) = self.run(&checked)?;
+        self.store.add_spans(std::slice::from_ref(&span)).await?;
+        self.state.borrow_mut().totals.spans[cat_index(span.category)] += 1;
+        Ok(result)
+    }
+
+    /// Optimizes many prompts and records their spans in one write, all or nothing. Every
+    /// request is checked before any is optimized.
+    pub async fn optimize_batch(&self, reqs: &[OptimizeRequest]) -> Result<Vec<OptimizeResult>> {
+        self.ensure_open()?;
+        if reqs.len() > MAX_BATCH {
+            return Err(Error::invalid("requests", format!("has {} requests; at most {MAX_BATCH} per batch", reqs.len())));
+        }
+        let mut checked = Vec::with_capacity(reqs.len());
+        for (i, r) in reqs.iter().enumerate() {
+            let prefix = format!("requests[{i}].");
+            checked.push(check_request(r, &prefix, self.config.max_prompt_chars)?);
+        }
+        let mut spans = Vec::with_capacity(reqs.len());
+        let mut results = Vec::with_capacity(reqs.len());
+        for (i, c) in checked.iter().enumerate() {
+            let (span, result) = self.run(c).map_err(|e| in_batch(e, &format!("requests[{i}].")))?;
+            spans.push(span);
+            results.push(result);
+        }
+        self.store.add_spans(&spans).await?;
+        let mut st = self.state.borrow_mut();
+        for s in &spans {
+            st.totals.spans[cat_index(s.category)] += 1;
+        }
+        Ok(results)
+    }
+
+    /// Records feedback on a span, updates the policy at once, and trains every
+    /// `autoTrainEvery` rewards.
+    pub async fn feedback(&self, req: &FeedbackRequest) -> Result<FeedbackResult> {
+        self.ensure_open()?;
+        validate_id(&req.span_id, SPAN_ID_LEN, "spanId")?;
+        if let Some(task) = &req.task_id {
+            validate_id(task, TASK_ID_LEN, "taskId")?;
+        }
+        if let Some(r) = req.reward {
+            validate_reward(r, "reward")?;
+        }
+        let m = &req.metadata;
+        if let Some(r) = m.rating {
+            validate_rating(r, "metadata.rating")?;
+        }
+        if let Some(q) = m.quality_score {
+            validate_quality(q, "metadata.qualityScore")?;
+        }
+        if let Some(text) = &req.feedback_text {
+            let n = text.chars().count();
+            if n > MAX_FEEDBACK_CHARS {
+                return Err(Error::invalid("feedbackText", format!("is {n} characters long; the limit is {MAX_FEEDBACK_CHARS}")));
+            }
+        }
+        let span = self
+            .store
+            .span(&req.span_id)
+            .await?
+            .ok_or_else(|| Error::not_found("spanId", format!("no span {}", req.span_id)))?;
+        if let Some(task) = &req.task_id {
+            if task != &span.task_id {
+                return Err(Error::invalid("taskId", format!("span {} belongs to task {}, not {task}", span.span_id, span.task_id)));
+            }
+        }
+        let quality = m.quality_score.unwrap_or(span.quality_score);
+        let custom = self.reward_fn.borrow().clone();
+        let (value, source) = if let Some(r) = req.reward {
+            (r, RewardSource::Explicit)
+        } else if let Some(f) = custom {
+            let input = RewardInput {
+                quality_score: quality,
+                rating: m.rating,
+                satisfied: m.satisfied,
+                used_result: m.used_result,
+                feedback_text: req.feedback_text.clone(),
+                span: span.clone(),
+            };
+            (accept_custom(f(&input)?)?, RewardSource::Custom)
+        } else {
+            let signals = FeedbackSignals {
+                quality_score: quality,
+                rating: m.rating,
+                satisfied: m.satisfied,
+                used_result: m.used_result,
+            };
+            (calculate_reward(&signals), RewardSource::Computed)
+        };
+        let now = (self.clock)();
+        let reward_id = self.state.borrow_mut().ids.hex(8);
+        let reward = Reward {
+            reward_id: reward_id.clone(),
+            span_id: span.span_id.clone(),
+            task_id: span.task_id.clone(),
+            category: span.category,
+            model: span.model.clone(),
+            value,
+            source,
+            quality_score: quality,
+            rating: m.rating,
+            satisfied: m.satisfied,
+            used_result: m.used_result,
+            feedback_text: req.feedback_text.clone(),
+            metadata: m.extra.clone(),
+            created_at: now,
+        };
+        self.store.add_reward(&reward).await?;
+        let due = {
+            let mut st = self.state.borrow_mut();
+            self.absorb(&mut st, &reward, &span);
+            st.rewards_since_train += 1;
+            self.config.auto_train_every > 0 && st.rewards_since_train >= self.config.auto_train_every
+        };
+        let (trained, train_error) = if due {
+            match self.train().await {
+                Ok(t) => (Some(t), None),
+                Err(e) => (None, Some(e.to_string())),
+            }
+        } else {
+            (None, None)
+        };
+        Ok(FeedbackResult {
+            reward_id,
+            reward: value,
+            source,
+            policy_version: self.state.borrow().policy_version,
+            trained,
+            train_error,
+        })
+    }
+
+    /// Takes a stored reward into the in-memory state (policy, totals).
+    fn absorb(&self, st: &mut State, reward: &Reward, span: &Span) {
+        let previous = st
+            .latest
+            .insert(span.span_id.clone(), (reward.value, reward.created_at, span.category))
+            .map(|(v, t, _)| (v, t));
+        st.policy.observe(span, reward.value, reward.created_at, previous);
+        let i = cat_index(span.category);
+        st.totals.rewards[i] += 1;
+        st.totals.reward_sum[i] += reward.value;
+        if st.training > 0 {
+            st.during_training.push((reward.clone(), span.clone()));
+        }
+    }
+
+    /// Rebuilds the policy from every stored span and reward, stores it as a new snapshot
+    /// and uses it from now on. Deterministic: the same data gives the same policy.
+    pub async fn train(&self) -> Result<TrainReport> {
+        self.ensure_open()?;
+        let started = (self.clock)();
+        {
+            let mut st = self.state.borrow_mut();
+            st.training += 1;
+            st.rewards_since_train = 0;
+        }
+        let outcome = self.train_inner(started).await;
+        let mut st = self.state.borrow_mut();
+        st.training = st.training.saturating_sub(1);
+        if st.training == 0 {
+            st.during_training.clear();
+        }
+        outcome
+    }
+
+    async fn train_inner(&self, started: f64) -> Result<TrainReport> {
+        let spans = self.store.all_spans().await?;
+        let mut rewards = self.store.all_rewards().await?;
+        sort_rewards(&mut rewards);
+        let compute_start = (self.clock)();
+        let mut policy = Policy::train(&spans, &rewards, self.config.half_life_ms());
+        let compute_ms = (self.clock)() - compute_start;
+        let state = serde_json::to_value(policy.state()).map_err(|e| Error::internal(e.to_string()))?;
+        let version = self.state.borrow().policy_version + 1;
+        let now = (self.clock)();
+        let snapshot = PolicySnapshot {
+            version,
+            created_at: now,
+            spans_used: spans.len() as u64,
+            rewards_used: rewards.len() as u64,
+            state,
+        };
+        self.store.put_policy(&snapshot).await?;
+        let mut st = self.state.borrow_mut();
+        // Rewards stored while we were reading are not in this policy: replay them.
+        let known: std::collections::HashSet<&str> = rewards.iter().map(|r| r.reward_id.as_str()).collect();
+        let mut latest: FastMap<&str, (f64, f64)> = FastMap::default();
+        for r in &rewards {
+            latest.insert(r.span_id.as_str(), (r.value, r.created_at));
+        }
+        let late: Vec<(Reward, Span)> = st
+            .during_training
+            .iter()
+            .filter(|(r, _)| !known.contains(r.reward_id.as_str()))
+            .cloned()
+            .collect();
+        for (r, span) in &late {
+            let previous = latest.get(r.span_id.as_str()).copied();
+            policy.observe(span, r.value, r.created_at, previous);
+            latest.insert(r.span_id.as_str(), (r.value, r.created_at));
+        }
+        st.policy = policy;
+        st.policy_version = st.policy_version.max(version);
+        st.last_trained_at = Some(now);
+        Ok(TrainReport {
+            policy_version: version,
+            spans_used: spans.len() as u64,
+            rewards_used: rewards.len() as u64,
+            ms: ((self.clock)() - started).max(0.0),
+            compute_ms: compute_ms.max(0.0),
+        })
+    }
+
+    /// The training status (the seed's `/training/status`).
+    pub fn training_status(&self) -> Result<TrainingStatus> {
+        let st = self.state.borrow();
+        let mut by_category = BTreeMap::new();
+        let mut rewarded = [0u64; 3];
+        for (_, _, c) in st.latest.values() {
+            rewarded[cat_index(*c)] += 1;
+        }
+        for c in Category::ALL {
+            let i = cat_index(c);
+            let t = &st.totals;
+            by_category.insert(
+                c.as_str().to_string(),
+                CategoryStatus {
+                    spans: t.spans[i],
+                    rewards: t.rewards[i],
+                    average_reward: if t.rewards[i] > 0 { t.reward_sum[i] / t.rewards[i] as f64 } else { 0.0 },
+                    rewarded_spans: rewarded[i],
+                },
+            );
+        }
+        let total_spans: u64 = st.totals.spans.iter().sum();
+        let total_rewards: u64 = st.totals.rewards.iter().sum();
+        let sum: f64 = st.totals.reward_sum.iter().sum();
+        let every = self.config.auto_train_every;
+        Ok(TrainingStatus {
+            store_available: !st.closed,
+            trainer_available: !st.closed,
+            storage: self.store.kind(),
+            total_spans,
+            total_rewards,
+            average_reward: if total_rewards > 0 { sum / total_rewards as f64 } else { 0.0 },
+            reward_ratio: if total_spans > 0 { rewarded.iter().sum::<u64>() as f64 / total_spans as f64 } else { 0.0 },
+            by_category,
+            policy_version: st.policy_version,
+            last_trained_at: st.last_trained_at,
+            target_reward: TARGET_REWARD,
+            rewards_until_training: (every > 0).then(|| every.saturating_sub(st.rewards_since_train)),
+            exploration: self.config.exploration,
+        })
+    }
+
+    /// What was learned for a category and model.
+    pub fn learned_optimizations(&self, category: &str, model: Option<&str>) -> Result<LearnedOptimizations> {
+        let category = Category::parse(category, "category")?;
+        let adapter = resolve(category, model)?.adapter;
+        Ok(self.state.borrow().policy.learned_optimizations(category, adapter.id))
+    }
+
+    /// Off-policy estimates of the learned policy (as configured, and greedy) and the
+    /// rule-only baseline, from the stored spans' logged propensities.
+    pub async fn evaluate(&self) -> Result<Evaluation> {
+        self.ensure_open()?;
+        let spans = self.store.all_spans().await?;
+        let rewards = self.store.all_rewards().await?;
+        let policy = self.state.borrow().policy.clone();
+        learn::evaluate(
+            &spans,
+            &rewards,
+            &[
+                Target::Learned { policy: &policy, exploration: self.config.exploration },
+                Target::Learned { policy: &policy, exploration: 0.0 },
+                Target::Rules,
+            ],
+        )
+    }
+
+    fn query(&self, q: &QueryRequest) -> Result<Query> {
+        let category = q.category.as_deref().map(|c| Category::parse(c, "category")).transpose()?;
+        let count = |v: Option<f64>, field: &str, default: usize, max: usize| -> Result<usize> {
+            match v {
+                None => Ok(default),
+                Some(n) if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= max as f64 => Ok(n as usize),
+                Some(n) => Err(Error::invalid(field, format!("must be a whole number from 0 to {max}, got {n}"))),
+            }
+        };
+        if let Some(id) = &q.span_id {
+            validate_id(id, SPAN_ID_LEN, "spanId")?;
+        }
+        if let Some(id) = &q.task_id {
+            validate_id(id, TASK_ID_LEN, "taskId")?;
+        }
+        Ok(Query {
+            category,
+            span_id: q.span_id.clone(),
+            task_id: q.task_id.clone(),
+            limit: count(q.limit, "limit", 50, MAX_PAGE)?,
+            offset: count(q.offset, "offset", 0, usize::MAX >> 12)?,
+        })
+    }
+
+    /// A page of spans, newest first.
+    pub async fn spans(&self, q: &QueryRequest) -> Result<Vec<Span>> {
+        self.ensure_open()?;
+        let query = self.query(q)?;
+        self.store.spans(&query).await
+    }
+
+    /// A page of rewards, newest first.
+    pub async fn rewards(&self, q: &QueryRequest) -> Result<Vec<Reward>> {
+        self.ensure_open()?;
+        let query = self.query(q)?;
+        self.store.rewards(&query).await
+    }
+
+    /// Removes every span, reward and policy snapshot, and forgets what was learned.
+    pub async fn clear(&self) -> Result<()> {
+        self.ensure_open()?;
+        self.store.clear().await?;
+        let mut st = self.state.borrow_mut();
+        st.policy = Policy::new(self.config.half_life_ms());
+        st.policy_version = 0;
+        st.last_trained_at = None;
+        st.totals = Totals::default();
+        st.latest.clear();
+        st.rewards_since_train = 0;
+        Ok(())
+    }
+
+    /// Everything, as a versioned document.
+    pub async fn export(&self) -> Result<ExportDocument> {
+        self.ensure_open()?;
+        let spans = self.store.all_spans().await?;
+        let rewards = self.store.all_rewards().await?;
+        let policies = self.store.all_policies().await?;
+        Ok(ExportDocument {
+            format: EXPORT_FORMAT.to_string(),
+            version: EXPORT_VERSION,
+            exported_at: (self.clock)(),
+            spans,
+            rewards,
+            policies,
+        })
+    }
+
+    /// Imports a document: checks all of it first, then writes it in one transaction
+    /// (`replace` drops what was stored before), then reloads and retrains.
+    pub async fn import(&self, doc: &ExportDocument, replace: bool) -> Result<ImportReport> {
+        self.ensure_open()?;
+        validate_document(doc, self.config.max_prompt_chars)?;
+        if !replace {
+            // Rewards may refer to spans already stored rather than in the document.
+            let in_doc: std::collections::HashSet<&str> = doc.spans.iter().map(|s| s.span_id.as_str()).collect();
+            let missing: Vec<String> = doc
+                .rewards
+                .iter()
+                .filter(|r| !in_doc.contains(r.span_id.as_str()))
+                .map(|r| r.span_id.clone())
+                .collect();
+            if !missing.is_empty() {
+                let found = self.store.spans_by_id(&missing).await?;
+                let found: std::collections::HashSet<&str> = found.iter().map(|s| s.span_id.as_str()).collect();
+                if let Some((i, r)) = doc.rewards.iter().enumerate().find(|(_, r)| !in_doc.contains(r.span_id.as_str()) && !found.contains(r.span_id.as_str())) {
+                    return Err(Error::invalid(format!("rewards[{i}].spanId"), format!("refers to span {}, which is neither in the document nor stored", r.span_id)));
+                }
+            }
+        }
+        let data = Dataset {
+            spans: doc.spans.clone(),
+            rewards: doc.rewards.clone(),
+            policies: doc.policies.clone(),
+        };
+        let report = self.store.import(&data, replace).await?;
+        self.reload().await?;
+        if report.rewards_added > 0 || replace {
+            self.train().await?;
+        }
+        Ok(report)
+    }
+}
+
+fn sort_rewards(rewards: &mut [Reward]) {
+    rewards.sort_by(|a, b| {
+        a.created_at
+            .total_cmp(&b.created_at)
+            .then_with(|| a.reward_id.cmp(&b.reward_id))
+    });
+}
+
+fn finite(v: f64, field: impl Fn() -> String) -> Result<()> {
+    if v.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::invalid(field(), format!("must be a finite number, got {v}")))
+    }
+}
+
+/// Checks an export document completely: format, version, every record's ids, numbers and
+/// texts, duplicates, and that every reward's span is in the document (or, on merge,
+/// stored — checked by the caller).
+pub fn validate_document(doc: &ExportDocument, max_prompt_chars: usize) -> Result<()> {
+    if doc.format != EXPORT_FORMAT {
+        return Err(Error::invalid("format", format!("must be {EXPORT_FORMAT:?}, got {:?}", crate::prompt::category::truncate_for_message(&doc.format))));
+    }
+    if doc.version != EXPORT_VERSION {
+        return Err(Error::new(ErrorCode::VersionError, format!("version: this build reads documents of version {EXPORT_VERSION}, got {}", doc.version)).with_field("version"));
+    }
+    let mut span_ids = std::collections::HashSet::new();
+    for (i, s) in doc.spans.iter().enumerate() {
+        let f = |name: &str| format!("spans[{i}].{name}");
+        validate_id(&s.span_id, SPAN_ID_LEN, &f("spanId"))?;
+        validate_id(&s.task_id, TASK_ID_LEN, &f("taskId"))?;
+        if !span_ids.insert(s.span_id.as_str()) {
+            return Err(Error::new(ErrorCode::Duplicate, format!("{}: span {} appears twice", f("spanId"), s.span_id)).with_field(f("spanId")));
+        }
+        validate_prompt(&s.original_prompt, &f("originalPrompt"), max_prompt_chars)?;
+        if s.optimized_prompt.chars().count() > max_prompt_chars * 4 {
+            return Err(Error::invalid(f("optimizedPrompt"), "is too long"));
+        }
+        validate_quality(s.quality_score, &f("qualityScore"))?;
+        validate_quality(s.original_quality_score, &f("originalQualityScore"))?;
+        finite(s.created_at, || f("createdAt"))?;
+        finite(s.duration_ms, || f("durationMs"))?;
+        if s.name != Span::name_for(s.category) {
+            return Err(Error::invalid(f("name"), format!("must be {:?}", Span::name_for(s.category))));
+        }
+        resolve(s.category, Some(&s.model)).map_err(|e| Error::invalid(f("model"), e.message))?;
+        for (j, e) in s.edits.iter().enumerate() {
+            if !(e.propensity > 0.0 && e.propensity <= 1.0) {
+                return Err(Error::invalid(format!("spans[{i}].edits[{j}].propensity"), format!("must be in (0, 1], got {}", e.propensity)));
+            }
+        }
+        for (j, d) in s.decisions.iter().enumerate() {
+            if !(d.propensity > 0.0 && d.propensity <= 1.0) {
+                return Err(Error::invalid(format!("spans[{i}].decisions[{j}].propensity"), format!("must be in (0, 1], got {}", d.propensity)));
+            }
+        }
+    }
+    let mut reward_ids = std::collections::HashSet::new();
+    for (i, r) in doc.rewards.iter().enumerate() {
+        let f = |name: &str| format!("rewards[{i}].{name}");
+        validate_id(&r.reward_id, SPAN_ID_LEN, &f("rewardId"))?;
+        validate_id(&r.span_id, SPAN_ID_LEN, &f("spanId"))?;
+        validate_id(&r.task_id, TASK_ID_LEN, &f("taskId"))?;
+        if !reward_ids.insert(r.reward_id.as_str()) {
+            return Err(Error::new(ErrorCode::Duplicate, format!("{}: reward {} appears twice", f("rewardId"), r.reward_id)).with_field(f("rewardId")));
+        }
+        validate_reward(r.value, &f("value"))?;
+        validate_quality(r.quality_score, &f("qualityScore"))?;
+        if let Some(rating) = r.rating {
+            validate_rating(rating, &f("rating"))?;
+        }
+        finite(r.created_at, || f("createdAt"))?;
+        if let Some(t) = &r.feedback_text {
+            if t.chars().count() > MAX_FEEDBACK_CHARS {
+                return Err(Error::invalid(f("feedbackText"), "is too long"));
+            }
+        }
+    }
+    let mut versions = std::collections::HashSet::new();
+    for (i, p) in doc.policies.iter().enumerate() {
+        if !versions.insert(p.version) {
+            return Err(Error::new(ErrorCode::Duplicate, format!("policies[{i}].version: version {} appears twice", p.version)).with_field(format!("policies[{i}].version")));
+        }
+        finite(p.created_at, || format!("policies[{i}].createdAt"))?;
+        serde_json::from_value::<PolicyState>(p.state.clone())
+            .map_err(|e| Error::invalid(format!("policies[{i}].state"), format!("is not a policy state: {e}")))?;
+    }
+    Ok(())
+}

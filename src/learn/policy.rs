@@ -1,0 +1,751 @@
+//! The learned policy: a contextual bandit over edits.
+//!
+//! Every decision the optimizer makes (which lighting edit, which aspect ratio, whether to
+//! add a learned keyword, or to skip) is an arm. Its value is the reward of the spans that
+//! chose it, estimated at three levels and shrunk from one to the next:
+//!
+//! ```text
+//! global   lighting.golden-hour            what this user likes anywhere
+//! category image.lighting.golden-hour      ... in image prompts
+//! model    sdxl | image.lighting...        ... for this model
+//! ```
+//!
+//! Each level is shrunk toward the level above it computed *without* its own data
+//! (leave-own-out), so what was learned for Midjourney moves Midjourney's estimate a lot and
+//! SDXL's (through the category level) a little. The top level is shrunk toward the user's
+//! average reward plus the rule's prior for the edit.
+//!
+//! Selection samples from a softmax over posterior means whose temperature is the posterior
+//! spread: a smooth relative of Thompson sampling whose propensities are exact, which
+//! off-policy evaluation needs. With `exploration = 0` the policy is greedy.
+//!
+//! Rewards are weighted by recency with a half-life; the weight of a reward is
+//! `2^((t − t0)/half_life)`, so newer ones count more and sums never need decaying.
+
+use super::stats::{FastMap, Stat};
+use crate::prompt::category::Tag;
+use crate::prompt::optimize::{Action, Choice, Chooser, DecisionContext, Slot, KEYWORD_SLOT, SKIP};
+use crate::prompt::rules::rules;
+use crate::prompt::tokenize::tokenize;
+use crate::prompt::{Category, Facet};
+use crate::rng::Rng;
+use crate::span::{Reward, Span};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Pseudo-count of the prior (rules + the user's average) at the global level.
+const PRIOR_GLOBAL: f64 = 4.0;
+/// Pseudo-count of the global estimate at the category level.
+const PRIOR_CATEGORY: f64 = 10.0;
+/// Pseudo-count of the category estimate at the model level.
+const PRIOR_MODEL: f64 = 2.0;
+/// Pseudo-count pulling the user's average reward toward 0.
+const PRIOR_BASE: f64 = 2.0;
+/// Prior variance of a reward (rewards lie in [-1, 1]).
+const PRIOR_VARIANCE: f64 = 0.25;
+/// Softmax temperature per unit of posterior spread at exploration 1.
+const TEMPERATURE: f64 = 0.25;
+/// z for the keywords' lower confidence bound (one-sided 95 %).
+const Z_LOWER: f64 = 1.645;
+/// Fewest effective samples before a keyword can count as learned.
+const MIN_KEYWORD_SAMPLES: f64 = 2.0;
+/// Most learned keywords offered to one optimization.
+const MAX_KEYWORD_ACTIONS: usize = 5;
+/// Weight exponents above this are rebased, keeping sums far from overflow.
+const REBASE_EXPONENT: f64 = 300.0;
+
+/// The learner's state as stored in a policy snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyState {
+    /// Recency half-life in milliseconds (`None`: no decay).
+    pub half_life_ms: Option<f64>,
+    /// Reference time of the weights.
+    pub t0: Option<f64>,
+    /// Newest reward time seen.
+    pub latest: f64,
+    /// Spans whose (latest) reward the policy holds.
+    pub rewards: u64,
+    /// Arm statistics by key (`m|model|arm`, `c|arm`, `g|arm`, `t…` totals).
+    pub arms: BTreeMap<String, Stat>,
+    /// Keyword statistics by `category|term` and `model|term` (prefixed `kc|`, `km|`).
+    pub keywords: BTreeMap<String, Stat>,
+}
+
+/// One learned keyword.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LearnedKeyword {
+    /// The term, as the rules spell it.
+    pub term: String,
+    /// The facet it belongs to.
+    pub facet: Facet,
+    /// Estimated reward with the term minus without it.
+    pub effect: f64,
+    /// Lower confidence bound (95 %, one-sided) of the effect; keywords rank by it.
+    pub lower_bound: f64,
+    /// Effective number of rated prompts with the term.
+    pub samples: f64,
+}
+
+/// One learned pattern: an arm (edit, aspect ratio, skip) and its estimated effect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LearnedPattern {
+    /// The edit id (`image.lighting.golden-hour`), `aspectRatio:16:9`, `keyword:…` or
+    /// `{slot}.skip`.
+    pub id: String,
+    /// The slot it competes in.
+    pub slot: String,
+    /// The edit's text, when it is one.
+    pub text: String,
+    /// Estimated reward when chosen minus the user's average in this context.
+    pub effect: f64,
+    /// Effective number of rated spans behind the estimate (all levels).
+    pub samples: f64,
+    /// Confidence in [0, 1] that grows with the samples.
+    pub confidence: f64,
+}
+
+/// What was learned for a category and model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LearnedOptimizations {
+    /// The category.
+    pub category: Category,
+    /// The adapter id.
+    pub model: String,
+    /// Terms whose presence earns reliably higher reward, best lower bound first.
+    pub learned_keywords: Vec<LearnedKeyword>,
+    /// Arms with evidence, largest effect first.
+    pub learned_patterns: Vec<LearnedPattern>,
+    /// Confidence in [0, 1] that grows with the evidence in this context.
+    pub confidence: f64,
+    /// Effective number of rated spans in this context.
+    pub samples: f64,
+}
+
+/// An arm's posterior.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    /// Posterior mean reward.
+    pub mean: f64,
+    /// Posterior standard deviation.
+    pub std: f64,
+    /// Effective samples behind it (own model fully, other models and categories partly).
+    pub samples: f64,
+}
+
+/// The learned policy.
+#[derive(Debug, Default)]
+pub struct Policy {
+    half_life_ms: Option<f64>,
+    t0: Option<f64>,
+    latest: f64,
+    rewards: u64,
+    arms: FastMap<String, Stat>,
+    keywords: FastMap<String, Stat>,
+    keyword_cache: RefCell<FastMap<(Category, &'static str), Vec<LearnedKeyword>>>,
+}
+
+impl Clone for Policy {
+    fn clone(&self) -> Policy {
+        Policy::from_state(&self.state())
+    }
+}
+
+/// The arm key of a decision: category-qualified, so `skip` and aspect ratios of different
+/// categories are different arms.
+pub fn arm_key(category: Category, slot: &str, action: &str) -> String {
+    let mut key = String::with_capacity(48);
+    write_arm_key(&mut key, category, slot, action);
+    key
+}
+
+fn write_arm_key(out: &mut String, category: Category, slot: &str, action: &str) {
+    let cat = category.as_str();
+    if action == SKIP {
+        let _ = write!(out, "{cat}.{slot}.skip");
+    } else if action.len() > cat.len()
+        && action.starts_with(cat)
+        && action.as_bytes()[cat.len()] == b'.'
+    {
+        out.push_str(action);
+    } else {
+        let _ = write!(out, "{cat}.{action}");
+    }
+}
+
+/// The arm's global key: its key without the category, so `image.lighting.golden-hour` and
+/// `video.lighting.golden-hour` share what they teach.
+fn global_part(key: &str) -> &str {
+    key.split_once('.').map_or(key, |(_, rest)| rest)
+}
+
+impl Policy {
+    /// An empty policy: the rules' priors only.
+    pub fn new(half_life_ms: Option<f64>) -> Policy {
+        Policy {
+            half_life_ms: half_life_ms.filter(|h| h.is_finite() && *h > 0.0),
+            ..Policy::default()
+        }
+    }
+
+    /// The policy of a stored snapshot.
+    pub fn from_state(state: &PolicyState) -> Policy {
+        Policy {
+            half_life_ms: state.half_life_ms,
+            t0: state.t0,
+            latest: state.latest,
+            rewards: state.rewards,
+            arms: state.arms.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            keywords: state.keywords.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            keyword_cache: RefCell::default(),
+        }
+    }
+
+    /// The state to store (sorted, so equal policies serialize equally).
+    pub fn state(&self) -> PolicyState {
+        PolicyState {
+            half_life_ms: self.half_life_ms,
+            t0: self.t0,
+            latest: self.latest,
+            rewards: self.rewards,
+            arms: self.arms.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            keywords: self.keywords.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        }
+    }
+
+    /// Spans whose reward the policy holds.
+    pub fn rewards(&self) -> u64 {
+        self.rewards
+    }
+
+    /// The recency half-life in milliseconds.
+    pub fn half_life_ms(&self) -> Option<f64> {
+        self.half_life_ms
+    }
+
+    /// Weight exponent of time `t`.
+    fn exponent(&self, t: f64) -> f64 {
+        match (self.half_life_ms, self.t0) {
+            (Some(h), Some(t0)) => (t - t0) / h,
+            _ => 0.0,
+        }
+    }
+
+    /// The weight of a reward at time `t`, rebasing first if it would grow too large.
+    fn weight_for_new(&mut self, t: f64) -> f64 {
+        if self.half_life_ms.is_none() {
+            return 1.0;
+        }
+        if self.t0.is_none() {
+            self.t0 = Some(t);
+        }
+        let e = self.exponent(t);
+        if e > REBASE_EXPONENT {
+            let factor = (-e).exp2();
+            for s in self.arms.values_mut().chain(self.keywords.values_mut()) {
+                s.scale(factor);
+            }
+            self.t0 = Some(t);
+            return 1.0;
+        }
+        e.exp2()
+    }
+
+    /// The current weight of one reward at the newest time: divides sums into effective
+    /// counts.
+    fn scale_now(&self) -> f64 {
+        self.exponent(self.latest).exp2()
+    }
+
+    /// Online update: adds a span's reward. If the span had an earlier reward, pass it as
+    /// `previous` (value, time): it is removed first, since training uses the latest.
+    pub fn observe(&mut self, span: &Span, value: f64, at: f64, previous: Option<(f64, f64)>) {
+        if let Some((old, old_at)) = previous {
+            let w = if self.half_life_ms.is_some() {
+                self.exponent(old_at).exp2()
+            } else {
+                1.0
+            };
+            self.apply(span, old, -w);
+            self.rewards = self.rewards.saturating_sub(1);
+        }
+        let w = self.weight_for_new(at);
+        self.apply(span, value, w);
+        self.latest = self.latest.max(at);
+        self.rewards += 1;
+        self.keyword_cache.borrow_mut().clear();
+    }
+
+    fn apply(&mut self, span: &Span, value: f64, w: f64) {
+        let cat = span.category.as_str();
+        let mut key = String::with_capacity(64);
+        let bump = |map: &mut FastMap<String, Stat>, key: &str| {
+            if let Some(s) = map.get_mut(key) {
+                s.add(w, value);
+            } else {
+                let mut s = Stat::default();
+                s.add(w, value);
+                map.insert(key.to_string(), s);
+            }
+        };
+        for d in &span.decisions {
+            let arm = arm_key(span.category, &d.slot, &d.action);
+            key.clear();
+            let _ = write!(key, "m|{}|{arm}", span.model);
+            bump(&mut self.arms, &key);
+            key.clear();
+            let _ = write!(key, "c|{arm}");
+            bump(&mut self.arms, &key);
+            key.clear();
+            let _ = write!(key, "g|{}", global_part(&arm));
+            bump(&mut self.arms, &key);
+        }
+        for term in &span.keywords {
+            key.clear();
+            let _ = write!(key, "km|{}|{term}", span.model);
+            bump(&mut self.keywords, &key);
+            key.clear();
+            let _ = write!(key, "kc|{cat}|{term}");
+            bump(&mut self.keywords, &key);
+        }
+        key.clear();
+        let _ = write!(key, "tm|{}", span.model);
+        bump(&mut self.arms, &key);
+        key.clear();
+        let _ = write!(key, "tc|{cat}");
+        bump(&mut self.arms, &key);
+        bump(&mut self.arms, "tg");
+    }
+
+    /// Batch training: the policy of every span's latest reward, in time order.
+    /// Deterministic: the same spans and rewards give the same policy.
+    pub fn train(spans: &[Span], rewards: &[Reward], half_life_ms: Option<f64>) -> Policy {
+        let mut policy = Policy::new(half_life_ms);
+        let by_id: FastMap<&str, &Span> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+        let mut ordered: Vec<&Reward> = rewards.iter().collect();
+        ordered.sort_by(|a, b| {
+            a.created_at
+                .total_cmp(&b.created_at)
+                .then_with(|| a.reward_id.cmp(&b.reward_id))
+        });
+        // The latest reward of each span wins.
+        let mut latest: FastMap<&str, usize> = FastMap::default();
+        for (i, r) in ordered.iter().enumerate() {
+            latest.insert(r.span_id.as_str(), i);
+        }
+        type ArmKey<'a> = (&'a str, &'a str, &'a str, Category); // model, slot, action
+        let mut arms: FastMap<ArmKey<'_>, Stat> = FastMap::default();
+        let mut keywords: FastMap<(&str, &str, Category), Stat> = FastMap::default();
+        let mut totals: FastMap<(&str, Category), Stat> = FastMap::default();
+        for (i, r) in ordered.iter().enumerate() {
+            if latest.get(r.span_id.as_str()) != Some(&i) {
+                continue;
+            }
+            let Some(span) = by_id.get(r.span_id.as_str()) else {
+                continue;
+            };
+            let before = policy.t0;
+            let w = policy.weight_for_new(r.created_at);
+            if before.is_some() && policy.t0 != before {
+                // Rebased: bring the accumulators to the new scale too.
+                let factor = (-(r.created_at - before.unwrap_or(0.0))
+                    / policy.half_life_ms.unwrap_or(1.0))
+                .exp2();
+                for s in arms.values_mut().chain(keywords.values_mut()).chain(totals.values_mut()) {
+                    s.scale(factor);
+                }
+            }
+            policy.latest = policy.latest.max(r.created_at);
+            policy.rewards += 1;
+            for d in &span.decisions {
+                arms.entry((span.model.as_str(), d.slot.as_str(), d.action.as_str(), span.category))
+                    .or_default()
+                    .add(w, r.value);
+            }
+            for term in &span.keywords {
+                keywords
+                    .entry((span.model.as_str(), term.as_str(), span.category))
+                    .or_default()
+                    .add(w, r.value);
+            }
+            totals.entry((span.model.as_str(), span.category)).or_default().add(w, r.value);
+        }
+        // Expand to the three levels.
+        let mut entries: Vec<_> = arms.into_iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((model, slot, action, category), stat) in entries {
+            let arm = arm_key(category, slot, action);
+            policy.arms.entry(format!("m|{model}|{arm}")).or_default().merge(&stat);
+            policy.arms.entry(format!("g|{}", global_part(&arm))).or_default().merge(&stat);
+            policy.arms.entry(format!("c|{arm}")).or_default().merge(&stat);
+        }
+        let mut entries: Vec<_> = keywords.into_iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((model, term, category), stat) in entries {
+            policy.keywords.entry(format!("km|{model}|{term}")).or_default().merge(&stat);
+            policy
+                .keywords
+                .entry(format!("kc|{}|{term}", category.as_str()))
+                .or_default()
+                .merge(&stat);
+        }
+        let mut entries: Vec<_> = totals.into_iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((model, category), stat) in entries {
+            policy.arms.entry(format!("tm|{model}")).or_default().merge(&stat);
+            policy.arms.entry(format!("tc|{}", category.as_str())).or_default().merge(&stat);
+            policy.arms.entry("tg".to_string()).or_default().merge(&stat);
+        }
+        policy
+    }
+
+    fn arm(&self, key: &str) -> Stat {
+        self.arms.get(key).copied().unwrap_or_default()
+    }
+
+    /// Effective count and mean of a statistic at the current weight scale.
+    fn effective(&self, s: &Stat, scale: f64) -> (f64, f64) {
+        (s.w / scale, s.wr / scale)
+    }
+
+    /// The user's average reward for a model, shrunk toward the category's, the global one
+    /// and 0.
+    pub fn baseline(&self, category: Category, model: &str) -> f64 {
+        let scale = self.scale_now();
+        let (wg, sg) = self.effective(&self.arm("tg"), scale);
+        let bg = sg / (wg + PRIOR_BASE);
+        let (wc, sc) = self.effective(&self.arm(&format!("tc|{}", category.as_str())), scale);
+        let bc = (sc + PRIOR_BASE * bg) / (wc + PRIOR_BASE);
+        let (wm, sm) = self.effective(&self.arm(&format!("tm|{model}")), scale);
+        (sm + PRIOR_BASE * bc) / (wm + PRIOR_BASE)
+    }
+
+    /// Variance of rewards, pooled over everything and shrunk toward the prior.
+    fn variance(&self) -> f64 {
+        let tg = self.arm("tg");
+        let n = tg.w / self.scale_now();
+        let observed = tg.variance().unwrap_or(PRIOR_VARIANCE);
+        ((PRIOR_BASE * PRIOR_VARIANCE + n * observed) / (PRIOR_BASE + n)).max(0.01)
+    }
+
+    /// The posterior of one arm. `prior` is the rule's guess of the arm's effect.
+    pub fn estimate(
+        &self,
+        category: Category,
+        model: &str,
+        slot: &str,
+        action: &str,
+        prior: f64,
+    ) -> Estimate {
+        self.estimate_with(category, model, slot, action, prior, self.baseline(category, model), self.variance())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn estimate_with(
+        &self,
+        category: Category,
+        model: &str,
+        slot: &str,
+        action: &str,
+        prior: f64,
+        baseline: f64,
+        variance: f64,
+    ) -> Estimate {
+        let scale = self.scale_now();
+        let mut key = String::with_capacity(64);
+        key.push_str("c|");
+        write_arm_key(&mut key, category, slot, action);
+        let sc = self.arm(&key);
+        let arm = key[2..].to_string();
+        key.clear();
+        let _ = write!(key, "g|{}", global_part(&arm));
+        let sg = self.arm(&key);
+        key.clear();
+        let _ = write!(key, "m|{model}|{arm}");
+        let sm = self.arm(&key);
+        let prior_mean = baseline + prior;
+        // Leave-own-out: each level's prior excludes the data of the level below.
+        let (wg_out, sg_out) = self.effective(&sg.minus(&sc), scale);
+        let g = (PRIOR_GLOBAL * prior_mean + sg_out) / (PRIOR_GLOBAL + wg_out);
+        let (wc_out, sc_out) = self.effective(&sc.minus(&sm), scale);
+        let c = (PRIOR_CATEGORY * g + sc_out) / (PRIOR_CATEGORY + wc_out);
+        let (wm, smr) = self.effective(&sm, scale);
+        let mean = (PRIOR_MODEL * c + smr) / (PRIOR_MODEL + wm);
+        let samples = wm + 0.3 * wc_out + 0.1 * wg_out;
+        Estimate {
+            mean,
+            std: (variance / (1.0 + samples)).sqrt(),
+            samples,
+        }
+    }
+
+    /// Probabilities with which the policy picks each of `eligible` (same order), and the
+    /// greedy pick's position. `exploration` 0 is greedy.
+    pub fn distribution(
+        &self,
+        ctx: &DecisionContext<'_>,
+        slot: &Slot,
+        eligible: &[usize],
+        exploration: f64,
+    ) -> (Vec<f64>, Vec<Estimate>) {
+        let baseline = self.baseline(ctx.category, ctx.model);
+        let variance = self.variance();
+        let estimates: Vec<Estimate> = eligible
+            .iter()
+            .map(|&i| {
+                let a = &slot.actions[i];
+                self.estimate_with(ctx.category, ctx.model, &slot.id, &a.id, a.prior, baseline, variance)
+            })
+            .collect();
+        let greedy = greedy_index(&estimates, slot, eligible);
+        let mut probs = vec![0.0; eligible.len()];
+        if exploration <= 0.0 || !exploration.is_finite() {
+            probs[greedy] = 1.0;
+            return (probs, estimates);
+        }
+        let rms = (estimates.iter().map(|e| e.std * e.std).sum::<f64>() / estimates.len() as f64).sqrt();
+        let tau = (exploration * TEMPERATURE * rms).max(1e-9);
+        let top = estimates[greedy].mean;
+        let mut total = 0.0;
+        for (p, e) in probs.iter_mut().zip(&estimates) {
+            *p = ((e.mean - top) / tau).exp();
+            total += *p;
+        }
+        for p in &mut probs {
+            *p /= total;
+        }
+        (probs, estimates)
+    }
+
+    /// Learned keywords for a category and model, best lower bound first (cached until the
+    /// next update).
+    pub fn learned_keywords(&self, category: Category, model: &'static str) -> Vec<LearnedKeyword> {
+        if let Some(hit) = self.keyword_cache.borrow().get(&(category, model)) {
+            return hit.clone();
+        }
+        let computed = self.compute_keywords(category, model);
+        self.keyword_cache.borrow_mut().insert((category, model), computed.clone());
+        computed
+    }
+
+    fn compute_keywords(&self, category: Category, model: &str) -> Vec<LearnedKeyword> {
+        if self.keywords.is_empty() {
+            return Vec::new();
+        }
+        let Ok(rules) = rules() else {
+            return Vec::new();
+        };
+        let table = rules.category(category);
+        let scale = self.scale_now();
+        let cat = category.as_str();
+        let total_c = self.arm(&format!("tc|{cat}"));
+        let total_m = self.arm(&format!("tm|{model}"));
+        let variance = self.variance();
+        let prefix = format!("kc|{cat}|");
+        let mut out = Vec::new();
+        let mut terms: Vec<(&String, &Stat)> =
+            self.keywords.iter().filter(|(k, _)| k.starts_with(&prefix)).collect();
+        terms.sort_by(|a, b| a.0.cmp(b.0));
+        for (key, kc) in terms {
+            let term = &key[prefix.len()..];
+            let km = self.keywords.get(&format!("km|{model}|{term}")).copied().unwrap_or_default();
+            // This model's data fully, other models' partly.
+            let mut with = km;
+            let mut others = kc.minus(&km);
+            others.scale(0.3);
+            with.merge(&others);
+            let mut without = total_m.minus(&km);
+            let mut others_without = total_c.minus(kc).minus(&total_m.minus(&km));
+            others_without.scale(0.3);
+            without.merge(&others_without);
+            let (n_with, s_with) = self.effective(&with, scale);
+            let (n_without, s_without) = self.effective(&without, scale);
+            if n_with < MIN_KEYWORD_SAMPLES || n_without < 1.0 {
+                continue;
+            }
+            let effect = s_with / n_with - s_without / n_without;
+            let se = (variance / n_with + variance / n_without).sqrt();
+            let lower = effect - Z_LOWER * se;
+            let Some(rule) = table.terms.iter().find(|t| t.text == term) else {
+                continue;
+            };
+            let Some(facet) = rule.facet else { continue };
+            if lower > 0.0 {
+                out.push(LearnedKeyword {
+                    term: term.to_string(),
+                    facet,
+                    effect,
+                    lower_bound: lower,
+                    samples: n_with,
+                });
+            }
+        }
+        out.sort_by(|a, b| b.lower_bound.total_cmp(&a.lower_bound).then_with(|| a.term.cmp(&b.term)));
+        out
+    }
+
+    /// What was learned for a category and model.
+    pub fn learned_optimizations(&self, category: Category, model: &'static str) -> LearnedOptimizations {
+        let cat = category.as_str();
+        let scale = self.scale_now();
+        let baseline = self.baseline(category, model);
+        let variance = self.variance();
+        let prefix = format!("c|{cat}.");
+        let mut patterns = Vec::new();
+        let table = rules().ok().map(|r| r.category(category));
+        let mut keys: Vec<&String> = self.arms.keys().filter(|k| k.starts_with(&prefix)).collect();
+        keys.sort();
+        for key in keys {
+            let arm = &key[2..];
+            let rest = &arm[cat.len() + 1..];
+            let (slot, action, text) = if let Some(slot) = rest.strip_suffix(".skip") {
+                (slot.to_string(), SKIP.to_string(), String::new())
+            } else if let Some(kw) = rest.strip_prefix("keyword:") {
+                (KEYWORD_SLOT.to_string(), format!("keyword:{kw}"), kw.to_string())
+            } else if rest.starts_with("aspectRatio:") {
+                ("aspectRatio".to_string(), rest.to_string(), rest["aspectRatio:".len()..].to_string())
+            } else {
+                let slot = rest.split('.').next().unwrap_or(rest).to_string();
+                let text = table
+                    .and_then(|t| t.edit(arm))
+                    .map(|e| e.text.to_string())
+                    .unwrap_or_default();
+                (slot, arm.to_string(), text)
+            };
+            let prior = table.and_then(|t| t.edit(arm)).map_or(0.0, |e| e.prior);
+            let e = self.estimate_with(category, model, &slot, &action, prior, baseline, variance);
+            if e.samples < 0.5 {
+                continue;
+            }
+            patterns.push(LearnedPattern {
+                id: if action == SKIP { format!("{slot}.skip") } else { action },
+                slot,
+                text,
+                effect: e.mean - baseline,
+                samples: e.samples,
+                confidence: 1.0 - (-e.samples / 5.0).exp(),
+            });
+        }
+        patterns.sort_by(|a, b| b.effect.total_cmp(&a.effect).then_with(|| a.id.cmp(&b.id)));
+        let (wm, _) = self.effective(&self.arm(&format!("tm|{model}")), scale);
+        let (wc, _) = self.effective(&self.arm(&format!("tc|{cat}")), scale);
+        let samples = wm + 0.3 * (wc - wm).max(0.0);
+        LearnedOptimizations {
+            category,
+            model: model.to_string(),
+            learned_keywords: self.learned_keywords(category, model),
+            learned_patterns: patterns,
+            confidence: 1.0 - (-samples / 10.0).exp(),
+            samples,
+        }
+    }
+}
+
+/// Position (in `eligible`) of the highest posterior mean; ties go to the higher prior, then
+/// the earlier action.
+fn greedy_index(estimates: &[Estimate], slot: &Slot, eligible: &[usize]) -> usize {
+    let mut best = 0;
+    for i in 1..estimates.len() {
+        let (a, b) = (&estimates[i], &estimates[best]);
+        let better = a.mean > b.mean + 1e-12
+            || ((a.mean - b.mean).abs() <= 1e-12
+                && slot.actions[eligible[i]].prior > slot.actions[eligible[best]].prior);
+        if better {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Position of the rules' pick (highest prior, earliest on ties).
+fn rule_index(slot: &Slot, eligible: &[usize]) -> usize {
+    let mut best = 0;
+    for i in 1..eligible.len() {
+        if slot.actions[eligible[i]].prior > slot.actions[eligible[best]].prior {
+            best = i;
+        }
+    }
+    best
+}
+
+/// The learned policy as the optimizer's [`Chooser`].
+pub struct PolicyChooser<'a> {
+    /// The policy.
+    pub policy: &'a Policy,
+    /// The engine's random generator.
+    pub rng: &'a mut Rng,
+    /// 0 = greedy; 1 = the default amount of exploration.
+    pub exploration: f64,
+}
+
+impl Chooser for PolicyChooser<'_> {
+    fn choose(&mut self, ctx: &DecisionContext<'_>, slot: &Slot, eligible: &[usize]) -> Choice {
+        let (probs, estimates) = self.policy.distribution(ctx, slot, eligible, self.exploration);
+        let mut u = self.rng.next_f64();
+        let mut pick = probs.len() - 1;
+        for (i, p) in probs.iter().enumerate() {
+            if u < *p {
+                pick = i;
+                break;
+            }
+            u -= p;
+        }
+        // Rounding can leave u past the last positive probability: never pick a zero.
+        while probs[pick] <= 0.0 && pick > 0 {
+            pick -= 1;
+        }
+        let greedy = greedy_index(&estimates, slot, eligible);
+        let rule = rule_index(slot, eligible);
+        let evidence = estimates[pick].samples + estimates[rule].samples;
+        let learned = if slot.id == KEYWORD_SLOT {
+            pick != 0
+        } else {
+            pick != rule && pick == greedy && evidence >= 1.0
+        };
+        Choice {
+            action: eligible[pick],
+            propensity: probs[pick],
+            learned,
+        }
+    }
+
+    fn keyword_actions(&self, ctx: &DecisionContext<'_>) -> Vec<Action> {
+        keyword_actions(self.policy, ctx)
+    }
+}
+
+/// Learned keywords offered to an optimization: those with a positive lower bound whose
+/// facet the prompt lacks.
+pub fn keyword_actions(policy: &Policy, ctx: &DecisionContext<'_>) -> Vec<Action> {
+    let learned = policy.learned_keywords(ctx.category, ctx.model);
+    if learned.is_empty() {
+        return Vec::new();
+    }
+    let Ok(rules) = rules() else {
+        return Vec::new();
+    };
+    let table = rules.category(ctx.category);
+    learned
+        .into_iter()
+        .filter(|k| !ctx.analysis.has(k.facet))
+        .take(MAX_KEYWORD_ACTIONS)
+        .filter_map(|k| {
+            let rule = table.terms.iter().find(|t| t.text == k.term)?;
+            let tags: Vec<Tag> = rule.tags.clone();
+            Some(Action {
+                id: format!("keyword:{}", k.term),
+                text: k.term.clone(),
+                facet: k.facet,
+                prior: k.lower_bound,
+                tags,
+                emphasis: 1.0,
+                words: tokenize(&k.term).into_iter().map(|t| t.norm).collect(),
+            })
+        })
+        .collect()
+}

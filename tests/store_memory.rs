@@ -1,0 +1,16 @@
+//! The storage conformance suite on [`MemoryStore`].
+
+mod conformance;
+
+use lightprompt::store::MemoryStore;
+
+macro_rules! memory_case {
+    ($name:ident) => {
+        #[test]
+        fn $name() {
+            pollster::block_on(conformance::$name(MemoryStore::new()));
+        }
+    };
+}
+
+for_each_conformance_case!(memory_case);
