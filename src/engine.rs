@@ -174,6 +174,9 @@ pub struct OptimizeResult {
     pub negative_prompt: Option<String>,
     /// Generation parameters by the model's names.
     pub parameters: BTreeMap<String, serde_json::Value>,
+    /// The aspect ratio chosen or given, where the model takes one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aspect_ratio: Option<String>,
     /// Notes on what was done (fallback adapter, dropped edits, ...).
     pub notes: Vec<String>,
     /// The policy version that produced it.
@@ -609,19 +612,20 @@ impl<S: Store> Engine<S> {
     }
 
     /// Optimizes without storing anything (a preview, or for benchmarks of the compute).
-    pub fn preview(&self, req: &OptimizeRequest) -> Result<OptimizeResult> {
+    /// `exploration` overrides the configured one (0 = what the policy thinks best).
+    pub fn preview(&self, req: &OptimizeRequest, exploration: Option<f64>) -> Result<OptimizeResult> {
         let checked = check_request(req, "", self.config.max_prompt_chars)?;
-        Ok(self.run(&checked)?.1)
+        Ok(self.run(&checked, exploration.unwrap_or(self.config.exploration))?.1)
     }
 
-    fn run(&self, c: &Checked) -> Result<(Span, OptimizeResult)> {
+    fn run(&self, c: &Checked, exploration: f64) -> Result<(Span, OptimizeResult)> {
         let started = (self.clock)();
         let mut st = self.state.borrow_mut();
         let State { policy, rng, ids, policy_version, .. } = &mut *st;
         let mut chooser = PolicyChooser {
             policy,
             rng,
-            exploration: self.config.exploration,
+            exploration,
         };
         let input = OptimizeInput {
             prompt: &c.prompt,
@@ -680,6 +684,7 @@ impl<S: Store> Engine<S> {
             edits: out.edits,
             negative_prompt: out.negative_prompt,
             parameters: out.parameters,
+            aspect_ratio: out.aspect_ratio,
             notes: out.notes,
             policy_version: *policy_version,
             created_at: now,
@@ -691,7 +696,7 @@ impl<S: Store> Engine<S> {
     pub async fn optimize(&self, req: &OptimizeRequest) -> Result<OptimizeResult> {
         self.ensure_open()?;
         let checked = check_request(req, "", self.config.max_prompt_chars)?;
-        let (span, result) = self.run(&checked)?;
+        let (span, result) = self.run(&checked, self.config.exploration)?;
         self.store.add_spans(std::slice::from_ref(&span)).await?;
         self.state.borrow_mut().totals.spans[cat_index(span.category)] += 1;
         Ok(result)
@@ -712,7 +717,7 @@ impl<S: Store> Engine<S> {
         let mut spans = Vec::with_capacity(reqs.len());
         let mut results = Vec::with_capacity(reqs.len());
         for (i, c) in checked.iter().enumerate() {
-            let (span, result) = self.run(c).map_err(|e| in_batch(e, &format!("requests[{i}].")))?;
+            let (span, result) = self.run(c, self.config.exploration).map_err(|e| in_batch(e, &format!("requests[{i}].")))?;
             spans.push(span);
             results.push(result);
         }
@@ -1046,8 +1051,8 @@ impl<S: Store> Engine<S> {
     pub async fn import(&self, doc: &ExportDocument, replace: bool) -> Result<ImportReport> {
         self.ensure_open()?;
         validate_document(doc, self.config.max_prompt_chars)?;
-        if !replace {
-            // Rewards may refer to spans already stored rather than in the document.
+        {
+            // On merge, rewards may refer to spans already stored rather than in the document.
             let in_doc: std::collections::HashSet<&str> = doc.spans.iter().map(|s| s.span_id.as_str()).collect();
             let missing: Vec<String> = doc
                 .rewards
@@ -1056,7 +1061,7 @@ impl<S: Store> Engine<S> {
                 .map(|r| r.span_id.clone())
                 .collect();
             if !missing.is_empty() {
-                let found = self.store.spans_by_id(&missing).await?;
+                let found = if replace { Vec::new() } else { self.store.spans_by_id(&missing).await? };
                 let found: std::collections::HashSet<&str> = found.iter().map(|s| s.span_id.as_str()).collect();
                 if let Some((i, r)) = doc.rewards.iter().enumerate().find(|(_, r)| !in_doc.contains(r.span_id.as_str()) && !found.contains(r.span_id.as_str())) {
                     return Err(Error::invalid(format!("rewards[{i}].spanId"), format!("refers to span {}, which is neither in the document nor stored", r.span_id)));

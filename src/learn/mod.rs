@@ -3,6 +3,7 @@
 
 pub mod evaluate;
 pub mod policy;
+pub mod simulate;
 pub mod stats;
 
 pub use evaluate::{evaluate, Evaluation, PolicyValue, Target};

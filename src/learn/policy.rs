@@ -15,9 +15,11 @@
 //! SDXL's (through the category level) a little. The top level is shrunk toward the user's
 //! average reward plus the rule's prior for the edit.
 //!
-//! Selection samples from a softmax over posterior means whose temperature is the posterior
-//! spread: a smooth relative of Thompson sampling whose propensities are exact, which
-//! off-policy evaluation needs. With `exploration = 0` the policy is greedy.
+//! Selection samples from a softmax over optimistic scores (posterior mean plus a bonus
+//! proportional to the posterior spread) whose temperature also shrinks with the spread: like
+//! Thompson sampling, it tries what it is unsure of and settles as evidence grows, but its
+//! propensities are exact, which off-policy evaluation needs. With `exploration = 0` the
+//! policy is greedy on the posterior means.
 //!
 //! Rewards are weighted by recency with a half-life; the weight of a reward is
 //! `2^((t − t0)/half_life)`, so newer ones count more and sums never need decaying.
@@ -46,7 +48,9 @@ const PRIOR_BASE: f64 = 2.0;
 /// Prior variance of a reward (rewards lie in [-1, 1]).
 const PRIOR_VARIANCE: f64 = 0.25;
 /// Softmax temperature per unit of posterior spread at exploration 1.
-const TEMPERATURE: f64 = 0.25;
+const TEMPERATURE: f64 = 0.1;
+/// Optimism bonus per unit of posterior spread at exploration 1.
+const BONUS: f64 = 1.0;
 /// z for the keywords' lower confidence bound (one-sided 95 %).
 const Z_LOWER: f64 = 1.645;
 /// Fewest effective samples before a keyword can count as learned.
@@ -510,10 +514,13 @@ impl Policy {
         }
         let rms = (estimates.iter().map(|e| e.std * e.std).sum::<f64>() / estimates.len() as f64).sqrt();
         let tau = (exploration * TEMPERATURE * rms).max(1e-9);
-        let top = estimates[greedy].mean;
+        // Optimism in the face of uncertainty: an arm little tried gets a bonus in
+        // proportion to its posterior spread, so it is tried until the data rules it out.
+        let scores: Vec<f64> = estimates.iter().map(|e| e.mean + exploration * BONUS * e.std).collect();
+        let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let mut total = 0.0;
-        for (p, e) in probs.iter_mut().zip(&estimates) {
-            *p = ((e.mean - top) / tau).exp();
+        for (p, score) in probs.iter_mut().zip(&scores) {
+            *p = ((score - top) / tau).exp();
             total += *p;
         }
         for p in &mut probs {

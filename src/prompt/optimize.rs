@@ -195,6 +195,8 @@ pub struct Optimization {
     /// Modifier terms of the rules (not subjects) found in the optimized prompt, as the
     /// rules spell them: what keyword learning credits.
     pub keywords: Vec<String>,
+    /// The aspect ratio the policy chose (or the options fixed), if the model takes one.
+    pub aspect_ratio: Option<String>,
 }
 
 /// The default maximum number of edits, overridable by `options.maxEdits`.
@@ -262,7 +264,7 @@ fn build_slots(
                 id: format!("{ASPECT_RATIO_SLOT}:{ratio}"),
                 text: (*ratio).to_string(),
                 facet: Facet::Composition,
-                prior: if Some(*ratio) == preferred { 0.1 } else { 0.0 },
+                prior: if Some(*ratio) == preferred { 0.1 } else { -0.1 },
                 tags: Vec::new(),
                 emphasis: 1.0,
                 words: Vec::new(),
@@ -543,9 +545,13 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
         .collect();
     keywords.sort();
     keywords.dedup();
+    let aspect_ratio = aspect_ratio
+        .or_else(|| options.text("aspectRatio").map(str::to_string))
+        .or_else(|| inline.get(&["ar", "aspect"]).map(str::to_string));
     Ok(Optimization {
         adapter,
         keywords,
+        aspect_ratio,
         fallback: resolved.fallback,
         optimized_prompt: rendered.prompt,
         negative_prompt: rendered.negative_prompt,

@@ -172,3 +172,64 @@ pub trait Store {
 pub(crate) fn newest_first(a: (f64, &str), b: (f64, &str)) -> std::cmp::Ordering {
     b.0.total_cmp(&a.0).then_with(|| b.1.cmp(a.1))
 }
+
+/// A shared store is a store: several engines (or an engine and a test) can use one.
+impl<S: Store> Store for std::rc::Rc<S> {
+    fn kind(&self) -> StorageKind {
+        (**self).kind()
+    }
+    async fn add_spans(&self, spans: &[Span]) -> Result<()> {
+        (**self).add_spans(spans).await
+    }
+    async fn add_reward(&self, reward: &Reward) -> Result<()> {
+        (**self).add_reward(reward).await
+    }
+    async fn span(&self, span_id: &str) -> Result<Option<Span>> {
+        (**self).span(span_id).await
+    }
+    async fn spans_by_id(&self, span_ids: &[String]) -> Result<Vec<Span>> {
+        (**self).spans_by_id(span_ids).await
+    }
+    async fn spans(&self, query: &Query) -> Result<Vec<Span>> {
+        (**self).spans(query).await
+    }
+    async fn rewards(&self, query: &Query) -> Result<Vec<Reward>> {
+        (**self).rewards(query).await
+    }
+    async fn all_spans(&self) -> Result<Vec<Span>> {
+        (**self).all_spans().await
+    }
+    async fn all_rewards(&self) -> Result<Vec<Reward>> {
+        (**self).all_rewards().await
+    }
+    async fn rewards_since(&self, created_at: f64) -> Result<Vec<Reward>> {
+        (**self).rewards_since(created_at).await
+    }
+    async fn count_spans(&self, category: Option<Category>) -> Result<u64> {
+        (**self).count_spans(category).await
+    }
+    async fn count_rewards(&self) -> Result<u64> {
+        (**self).count_rewards().await
+    }
+    async fn put_policy(&self, snapshot: &PolicySnapshot) -> Result<()> {
+        (**self).put_policy(snapshot).await
+    }
+    async fn latest_policy(&self) -> Result<Option<PolicySnapshot>> {
+        (**self).latest_policy().await
+    }
+    async fn all_policies(&self) -> Result<Vec<PolicySnapshot>> {
+        (**self).all_policies().await
+    }
+    async fn meta(&self, key: &str) -> Result<Option<serde_json::Value>> {
+        (**self).meta(key).await
+    }
+    async fn put_meta(&self, key: &str, value: &serde_json::Value) -> Result<()> {
+        (**self).put_meta(key, value).await
+    }
+    async fn import(&self, data: &Dataset, replace: bool) -> Result<ImportReport> {
+        (**self).import(data, replace).await
+    }
+    async fn clear(&self) -> Result<()> {
+        (**self).clear().await
+    }
+}
