@@ -13,7 +13,10 @@ use lightprompt::EngineConfig;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let mut req = OptimizeRequest { category: "image".to_string(), ..OptimizeRequest::default() };
+    let mut req = OptimizeRequest {
+        category: "image".to_string(),
+        ..OptimizeRequest::default()
+    };
     while let Some(a) = args.next() {
         match a.as_str() {
             "--category" => req.category = args.next().unwrap_or_default(),
@@ -21,20 +24,28 @@ fn main() {
             "--option" => {
                 let kv = args.next().unwrap_or_default();
                 let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), "true"));
-                let value = serde_json::from_str::<OptionValue>(v).unwrap_or(OptionValue::Text(v.to_string()));
+                let value = serde_json::from_str::<OptionValue>(v)
+                    .unwrap_or(OptionValue::Text(v.to_string()));
                 req.options.insert(k.to_string(), value);
             }
             _ => req.prompt = a,
         }
     }
     // Greedy: the example shows what the rules (and nothing random) make of the prompt.
-    let config = EngineConfig { exploration: 0.0, seed: Some(1), ..EngineConfig::default() };
+    let config = EngineConfig {
+        exploration: 0.0,
+        seed: Some(1),
+        ..EngineConfig::default()
+    };
     let out = block_on(async {
         let engine = Engine::open(MemoryStore::new(), config, system_clock()).await?;
         engine.optimize(&req).await
     });
     match out {
-        Ok(result) => println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default()),
+        Ok(result) => println!(
+            "{}",
+            serde_json::to_string_pretty(&result).unwrap_or_default()
+        ),
         Err(e) => {
             eprintln!("error {}: {}", e.code, e.message);
             std::process::exit(2);

@@ -55,12 +55,49 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rounds = arg("--rounds", 200) as usize;
     let seed = arg("--seed", 7);
     let mut rng = Rng::from_seed(seed);
-    let users: Vec<(&str, Category, &str, &[&str], f64, bool)> = vec![
-        ("image user, Midjourney, low noise", Category::Image, "midjourney", IMAGE_PROMPTS, 0.5, false),
-        ("image user, SDXL, noisy ratings", Category::Image, "sdxl", IMAGE_PROMPTS, 1.2, false),
-        ("image user whose taste changes half-way", Category::Image, "midjourney", IMAGE_PROMPTS, 0.5, true),
-        ("video user, Veo", Category::Video, "veo", VIDEO_PROMPTS, 0.6, false),
-        ("text user, Claude", Category::Text, "claude", TEXT_PROMPTS, 0.6, false),
+    // (name, category, model, prompts, rating noise, changes taste half-way)
+    type User<'a> = (&'a str, Category, &'a str, &'a [&'a str], f64, bool);
+    let users: Vec<User> = vec![
+        (
+            "image user, Midjourney, low noise",
+            Category::Image,
+            "midjourney",
+            IMAGE_PROMPTS,
+            0.5,
+            false,
+        ),
+        (
+            "image user, SDXL, noisy ratings",
+            Category::Image,
+            "sdxl",
+            IMAGE_PROMPTS,
+            1.2,
+            false,
+        ),
+        (
+            "image user whose taste changes half-way",
+            Category::Image,
+            "midjourney",
+            IMAGE_PROMPTS,
+            0.5,
+            true,
+        ),
+        (
+            "video user, Veo",
+            Category::Video,
+            "veo",
+            VIDEO_PROMPTS,
+            0.6,
+            false,
+        ),
+        (
+            "text user, Claude",
+            Category::Text,
+            "claude",
+            TEXT_PROMPTS,
+            0.6,
+            false,
+        ),
     ];
     for (name, category, model, prompts, noise, changes) in users {
         let ratios: &[&str] = match category {
@@ -69,7 +106,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Category::Text => &[],
         };
         let taste = Taste::random(category, ratios, &mut rng)?;
-        let second = changes.then(|| Taste::random(category, ratios, &mut rng)).transpose()?;
+        let second = changes
+            .then(|| Taste::random(category, ratios, &mut rng))
+            .transpose()?;
         let mut user = SimUser::new(taste, noise, rng.next_u64());
         let cfg = SimConfig {
             category,
@@ -77,14 +116,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             rounds,
             window: 20,
             change_at: changes.then_some(rounds / 2),
-            engine: EngineConfig { seed: Some(seed), half_life_days: Some(2.0), ..EngineConfig::default() },
+            engine: EngineConfig {
+                seed: Some(seed),
+                half_life_days: Some(2.0),
+                ..EngineConfig::default()
+            },
             ms_per_round: 3_600_000.0, // one rating an hour
         };
         let report = simulate(prompts, &mut user, second, &cfg)?;
-        println!("\n== {name} ({} ratings{}) ==", rounds, if changes { ", taste changes at the middle" } else { "" });
-        println!("{:>6}  {:>8}  {:>10}  {:>8}", "rounds", "learned", "rule-only", "oracle");
+        println!(
+            "\n== {name} ({} ratings{}) ==",
+            rounds,
+            if changes {
+                ", taste changes at the middle"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "{:>6}  {:>8}  {:>10}  {:>8}",
+            "rounds", "learned", "rule-only", "oracle"
+        );
         for w in &report.windows {
-            println!("{:>6}  {:>8.3}  {:>10.3}  {:>8.3}", w.round, w.learned, w.rules, w.oracle);
+            println!(
+                "{:>6}  {:>8.3}  {:>10.3}  {:>8.3}",
+                w.round, w.learned, w.rules, w.oracle
+            );
         }
         println!(
             "final greedy policy: true {:.3}, IPS {:.3}, SNIPS {:.3}  |  rule-only: true {:.3}, IPS {:.3}, SNIPS {:.3}  ({} spans replayed)",

@@ -7,12 +7,17 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::learn::stats::FastMap;
-use crate::learn::{self, Evaluation, LearnedOptimizations, Policy, PolicyChooser, PolicyState, Target};
+use crate::learn::{
+    self, Evaluation, LearnedOptimizations, Policy, PolicyChooser, PolicyState, Target,
+};
 use crate::prompt::adapters::resolve;
 use crate::prompt::optimize::{optimize, AppliedEdit, OptimizeInput};
 use crate::prompt::score::{FacetScore, Penalty};
 use crate::prompt::{Category, Options};
-use crate::reward::{accept_custom, calculate_reward, validate_quality, validate_rating, validate_reward, FeedbackSignals};
+use crate::reward::{
+    accept_custom, calculate_reward, validate_quality, validate_rating, validate_reward,
+    FeedbackSignals,
+};
 use crate::rng::Rng;
 use crate::span::{is_valid_id, Metadata, Reward, RewardSource, Span, SPAN_ID_LEN, TASK_ID_LEN};
 use crate::store::{Dataset, ImportReport, PolicySnapshot, Query, StorageKind, Store};
@@ -90,14 +95,23 @@ impl EngineConfig {
     /// Checks every field.
     pub fn validate(&self) -> Result<()> {
         if !self.exploration.is_finite() || !(0.0..=10.0).contains(&self.exploration) {
-            return Err(Error::invalid("exploration", format!("must be a number from 0 to 10, got {}", self.exploration)));
+            return Err(Error::invalid(
+                "exploration",
+                format!("must be a number from 0 to 10, got {}", self.exploration),
+            ));
         }
         if self.max_prompt_chars == 0 || self.max_prompt_chars > 1_000_000 {
-            return Err(Error::invalid("maxPromptChars", "must be from 1 to 1000000"));
+            return Err(Error::invalid(
+                "maxPromptChars",
+                "must be from 1 to 1000000",
+            ));
         }
         if let Some(h) = self.half_life_days {
             if !h.is_finite() || h <= 0.0 {
-                return Err(Error::invalid("halfLifeDays", format!("must be a positive number or null, got {h}")));
+                return Err(Error::invalid(
+                    "halfLifeDays",
+                    format!("must be a positive number or null, got {h}"),
+                ));
             }
         }
         Ok(())
@@ -429,14 +443,23 @@ pub fn validate_prompt(prompt: &str, field: &str, max_chars: usize) -> Result<()
     }
     let chars = prompt.chars().count();
     if chars > max_chars {
-        return Err(Error::invalid(field, format!("is {chars} characters long; the limit is {max_chars}")));
+        return Err(Error::invalid(
+            field,
+            format!("is {chars} characters long; the limit is {max_chars}"),
+        ));
     }
     if let Some((i, c)) = prompt
         .chars()
         .enumerate()
         .find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
-        return Err(Error::invalid(field, format!("contains control character U+{:04X} at position {i}", c as u32)));
+        return Err(Error::invalid(
+            field,
+            format!(
+                "contains control character U+{:04X} at position {i}",
+                c as u32
+            ),
+        ));
     }
     Ok(())
 }
@@ -445,7 +468,13 @@ fn validate_id(id: &str, len: usize, field: &str) -> Result<()> {
     if is_valid_id(id, len) {
         Ok(())
     } else {
-        Err(Error::invalid(field, format!("must be {len} lowercase hex digits, got {:?}", crate::prompt::category::truncate_for_message(id))))
+        Err(Error::invalid(
+            field,
+            format!(
+                "must be {len} lowercase hex digits, got {:?}",
+                crate::prompt::category::truncate_for_message(id)
+            ),
+        ))
     }
 }
 
@@ -458,7 +487,10 @@ fn check_request(req: &OptimizeRequest, prefix: &str, max_chars: usize) -> Resul
     }
     if let Some(model) = &req.model {
         if model.chars().count() > 200 {
-            return Err(Error::invalid(field("model"), "is longer than 200 characters"));
+            return Err(Error::invalid(
+                field("model"),
+                "is longer than 200 characters",
+            ));
         }
     }
     Ok(Checked {
@@ -538,7 +570,10 @@ impl<S: Store> Engine<S> {
             (prefix_ok && state.half_life_ms == half_life).then_some((s, state))
         });
         let (mut policy, replay_from) = match &usable {
-            Some((_, state)) => (Policy::from_state(state), usable.as_ref().map_or(0, |(s, _)| s.rewards_used as usize)),
+            Some((_, state)) => (
+                Policy::from_state(state),
+                usable.as_ref().map_or(0, |(s, _)| s.rewards_used as usize),
+            ),
             None if rewards.is_empty() => (Policy::new(half_life), 0),
             None => {
                 let spans = self.store.all_spans().await?;
@@ -546,7 +581,10 @@ impl<S: Store> Engine<S> {
             }
         };
         let mut latest: FastMap<String, (f64, f64, Category)> = FastMap::default();
-        let mut totals = Totals { spans: counts, ..Totals::default() };
+        let mut totals = Totals {
+            spans: counts,
+            ..Totals::default()
+        };
         for r in &rewards[..replay_from] {
             latest.insert(r.span_id.clone(), (r.value, r.created_at, r.category));
         }
@@ -554,7 +592,8 @@ impl<S: Store> Engine<S> {
         if !tail.is_empty() {
             let ids: Vec<String> = tail.iter().map(|r| r.span_id.clone()).collect();
             let spans = self.store.spans_by_id(&ids).await?;
-            let by_id: FastMap<&str, &Span> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+            let by_id: FastMap<&str, &Span> =
+                spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
             for r in tail {
                 if let Some(span) = by_id.get(r.span_id.as_str()) {
                     let previous = latest.get(&r.span_id).map(|(v, t, _)| (*v, *t));
@@ -590,7 +629,10 @@ impl<S: Store> Engine<S> {
 
     fn ensure_open(&self) -> Result<()> {
         if self.state.borrow().closed {
-            Err(Error::new(ErrorCode::Closed, "the engine is closed; open a new one"))
+            Err(Error::new(
+                ErrorCode::Closed,
+                "the engine is closed; open a new one",
+            ))
         } else {
             Ok(())
         }
@@ -613,15 +655,27 @@ impl<S: Store> Engine<S> {
 
     /// Optimizes without storing anything (a preview, or for benchmarks of the compute).
     /// `exploration` overrides the configured one (0 = what the policy thinks best).
-    pub fn preview(&self, req: &OptimizeRequest, exploration: Option<f64>) -> Result<OptimizeResult> {
+    pub fn preview(
+        &self,
+        req: &OptimizeRequest,
+        exploration: Option<f64>,
+    ) -> Result<OptimizeResult> {
         let checked = check_request(req, "", self.config.max_prompt_chars)?;
-        Ok(self.run(&checked, exploration.unwrap_or(self.config.exploration))?.1)
+        Ok(self
+            .run(&checked, exploration.unwrap_or(self.config.exploration))?
+            .1)
     }
 
     fn run(&self, c: &Checked, exploration: f64) -> Result<(Span, OptimizeResult)> {
         let started = (self.clock)();
         let mut st = self.state.borrow_mut();
-        let State { policy, rng, ids, policy_version, .. } = &mut *st;
+        let State {
+            policy,
+            rng,
+            ids,
+            policy_version,
+            ..
+        } = &mut *st;
         let mut chooser = PolicyChooser {
             policy,
             rng,
@@ -707,7 +761,10 @@ impl<S: Store> Engine<S> {
     pub async fn optimize_batch(&self, reqs: &[OptimizeRequest]) -> Result<Vec<OptimizeResult>> {
         self.ensure_open()?;
         if reqs.len() > MAX_BATCH {
-            return Err(Error::invalid("requests", format!("has {} requests; at most {MAX_BATCH} per batch", reqs.len())));
+            return Err(Error::invalid(
+                "requests",
+                format!("has {} requests; at most {MAX_BATCH} per batch", reqs.len()),
+            ));
         }
         let mut checked = Vec::with_capacity(reqs.len());
         for (i, r) in reqs.iter().enumerate() {
@@ -717,7 +774,9 @@ impl<S: Store> Engine<S> {
         let mut spans = Vec::with_capacity(reqs.len());
         let mut results = Vec::with_capacity(reqs.len());
         for (i, c) in checked.iter().enumerate() {
-            let (span, result) = self.run(c, self.config.exploration).map_err(|e| in_batch(e, &format!("requests[{i}].")))?;
+            let (span, result) = self
+                .run(c, self.config.exploration)
+                .map_err(|e| in_batch(e, &format!("requests[{i}].")))?;
             spans.push(span);
             results.push(result);
         }
@@ -750,7 +809,10 @@ impl<S: Store> Engine<S> {
         if let Some(text) = &req.feedback_text {
             let n = text.chars().count();
             if n > MAX_FEEDBACK_CHARS {
-                return Err(Error::invalid("feedbackText", format!("is {n} characters long; the limit is {MAX_FEEDBACK_CHARS}")));
+                return Err(Error::invalid(
+                    "feedbackText",
+                    format!("is {n} characters long; the limit is {MAX_FEEDBACK_CHARS}"),
+                ));
             }
         }
         let span = self
@@ -760,7 +822,13 @@ impl<S: Store> Engine<S> {
             .ok_or_else(|| Error::not_found("spanId", format!("no span {}", req.span_id)))?;
         if let Some(task) = &req.task_id {
             if task != &span.task_id {
-                return Err(Error::invalid("taskId", format!("span {} belongs to task {}, not {task}", span.span_id, span.task_id)));
+                return Err(Error::invalid(
+                    "taskId",
+                    format!(
+                        "span {} belongs to task {}, not {task}",
+                        span.span_id, span.task_id
+                    ),
+                ));
             }
         }
         let quality = m.quality_score.unwrap_or(span.quality_score);
@@ -809,7 +877,8 @@ impl<S: Store> Engine<S> {
             let mut st = self.state.borrow_mut();
             self.absorb(&mut st, &reward, &span);
             st.rewards_since_train += 1;
-            self.config.auto_train_every > 0 && st.rewards_since_train >= self.config.auto_train_every
+            self.config.auto_train_every > 0
+                && st.rewards_since_train >= self.config.auto_train_every
         };
         let (trained, train_error) = if due {
             match self.train().await {
@@ -833,9 +902,13 @@ impl<S: Store> Engine<S> {
     fn absorb(&self, st: &mut State, reward: &Reward, span: &Span) {
         let previous = st
             .latest
-            .insert(span.span_id.clone(), (reward.value, reward.created_at, span.category))
+            .insert(
+                span.span_id.clone(),
+                (reward.value, reward.created_at, span.category),
+            )
             .map(|(v, t, _)| (v, t));
-        st.policy.observe(span, reward.value, reward.created_at, previous);
+        st.policy
+            .observe(span, reward.value, reward.created_at, previous);
         let i = cat_index(span.category);
         st.totals.rewards[i] += 1;
         st.totals.reward_sum[i] += reward.value;
@@ -870,7 +943,8 @@ impl<S: Store> Engine<S> {
         let compute_start = (self.clock)();
         let mut policy = Policy::train(&spans, &rewards, self.config.half_life_ms());
         let compute_ms = (self.clock)() - compute_start;
-        let state = serde_json::to_value(policy.state()).map_err(|e| Error::internal(e.to_string()))?;
+        let state =
+            serde_json::to_value(policy.state()).map_err(|e| Error::internal(e.to_string()))?;
         let version = self.state.borrow().policy_version + 1;
         let now = (self.clock)();
         let snapshot = PolicySnapshot {
@@ -883,7 +957,8 @@ impl<S: Store> Engine<S> {
         self.store.put_policy(&snapshot).await?;
         let mut st = self.state.borrow_mut();
         // Rewards stored while we were reading are not in this policy: replay them.
-        let known: std::collections::HashSet<&str> = rewards.iter().map(|r| r.reward_id.as_str()).collect();
+        let known: std::collections::HashSet<&str> =
+            rewards.iter().map(|r| r.reward_id.as_str()).collect();
         let mut latest: FastMap<&str, (f64, f64)> = FastMap::default();
         for r in &rewards {
             latest.insert(r.span_id.as_str(), (r.value, r.created_at));
@@ -927,7 +1002,11 @@ impl<S: Store> Engine<S> {
                 CategoryStatus {
                     spans: t.spans[i],
                     rewards: t.rewards[i],
-                    average_reward: if t.rewards[i] > 0 { t.reward_sum[i] / t.rewards[i] as f64 } else { 0.0 },
+                    average_reward: if t.rewards[i] > 0 {
+                        t.reward_sum[i] / t.rewards[i] as f64
+                    } else {
+                        0.0
+                    },
                     rewarded_spans: rewarded[i],
                 },
             );
@@ -942,22 +1021,39 @@ impl<S: Store> Engine<S> {
             storage: self.store.kind(),
             total_spans,
             total_rewards,
-            average_reward: if total_rewards > 0 { sum / total_rewards as f64 } else { 0.0 },
-            reward_ratio: if total_spans > 0 { rewarded.iter().sum::<u64>() as f64 / total_spans as f64 } else { 0.0 },
+            average_reward: if total_rewards > 0 {
+                sum / total_rewards as f64
+            } else {
+                0.0
+            },
+            reward_ratio: if total_spans > 0 {
+                rewarded.iter().sum::<u64>() as f64 / total_spans as f64
+            } else {
+                0.0
+            },
             by_category,
             policy_version: st.policy_version,
             last_trained_at: st.last_trained_at,
             target_reward: TARGET_REWARD,
-            rewards_until_training: (every > 0).then(|| every.saturating_sub(st.rewards_since_train)),
+            rewards_until_training: (every > 0)
+                .then(|| every.saturating_sub(st.rewards_since_train)),
             exploration: self.config.exploration,
         })
     }
 
     /// What was learned for a category and model.
-    pub fn learned_optimizations(&self, category: &str, model: Option<&str>) -> Result<LearnedOptimizations> {
+    pub fn learned_optimizations(
+        &self,
+        category: &str,
+        model: Option<&str>,
+    ) -> Result<LearnedOptimizations> {
         let category = Category::parse(category, "category")?;
         let adapter = resolve(category, model)?.adapter;
-        Ok(self.state.borrow().policy.learned_optimizations(category, adapter.id))
+        Ok(self
+            .state
+            .borrow()
+            .policy
+            .learned_optimizations(category, adapter.id))
     }
 
     /// Off-policy estimates of the learned policy (as configured, and greedy) and the
@@ -971,20 +1067,35 @@ impl<S: Store> Engine<S> {
             &spans,
             &rewards,
             &[
-                Target::Learned { policy: &policy, exploration: self.config.exploration },
-                Target::Learned { policy: &policy, exploration: 0.0 },
+                Target::Learned {
+                    policy: &policy,
+                    exploration: self.config.exploration,
+                },
+                Target::Learned {
+                    policy: &policy,
+                    exploration: 0.0,
+                },
                 Target::Rules,
             ],
         )
     }
 
     fn query(&self, q: &QueryRequest) -> Result<Query> {
-        let category = q.category.as_deref().map(|c| Category::parse(c, "category")).transpose()?;
+        let category = q
+            .category
+            .as_deref()
+            .map(|c| Category::parse(c, "category"))
+            .transpose()?;
         let count = |v: Option<f64>, field: &str, default: usize, max: usize| -> Result<usize> {
             match v {
                 None => Ok(default),
-                Some(n) if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= max as f64 => Ok(n as usize),
-                Some(n) => Err(Error::invalid(field, format!("must be a whole number from 0 to {max}, got {n}"))),
+                Some(n) if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= max as f64 => {
+                    Ok(n as usize)
+                }
+                Some(n) => Err(Error::invalid(
+                    field,
+                    format!("must be a whole number from 0 to {max}, got {n}"),
+                )),
             }
         };
         if let Some(id) = &q.span_id {
@@ -1053,7 +1164,8 @@ impl<S: Store> Engine<S> {
         validate_document(doc, self.config.max_prompt_chars)?;
         {
             // On merge, rewards may refer to spans already stored rather than in the document.
-            let in_doc: std::collections::HashSet<&str> = doc.spans.iter().map(|s| s.span_id.as_str()).collect();
+            let in_doc: std::collections::HashSet<&str> =
+                doc.spans.iter().map(|s| s.span_id.as_str()).collect();
             let missing: Vec<String> = doc
                 .rewards
                 .iter()
@@ -1061,10 +1173,23 @@ impl<S: Store> Engine<S> {
                 .map(|r| r.span_id.clone())
                 .collect();
             if !missing.is_empty() {
-                let found = if replace { Vec::new() } else { self.store.spans_by_id(&missing).await? };
-                let found: std::collections::HashSet<&str> = found.iter().map(|s| s.span_id.as_str()).collect();
-                if let Some((i, r)) = doc.rewards.iter().enumerate().find(|(_, r)| !in_doc.contains(r.span_id.as_str()) && !found.contains(r.span_id.as_str())) {
-                    return Err(Error::invalid(format!("rewards[{i}].spanId"), format!("refers to span {}, which is neither in the document nor stored", r.span_id)));
+                let found = if replace {
+                    Vec::new()
+                } else {
+                    self.store.spans_by_id(&missing).await?
+                };
+                let found: std::collections::HashSet<&str> =
+                    found.iter().map(|s| s.span_id.as_str()).collect();
+                if let Some((i, r)) = doc.rewards.iter().enumerate().find(|(_, r)| {
+                    !in_doc.contains(r.span_id.as_str()) && !found.contains(r.span_id.as_str())
+                }) {
+                    return Err(Error::invalid(
+                        format!("rewards[{i}].spanId"),
+                        format!(
+                            "refers to span {}, which is neither in the document nor stored",
+                            r.span_id
+                        ),
+                    ));
                 }
             }
         }
@@ -1094,7 +1219,10 @@ fn finite(v: f64, field: impl Fn() -> String) -> Result<()> {
     if v.is_finite() {
         Ok(())
     } else {
-        Err(Error::invalid(field(), format!("must be a finite number, got {v}")))
+        Err(Error::invalid(
+            field(),
+            format!("must be a finite number, got {v}"),
+        ))
     }
 }
 
@@ -1103,10 +1231,23 @@ fn finite(v: f64, field: impl Fn() -> String) -> Result<()> {
 /// stored — checked by the caller).
 pub fn validate_document(doc: &ExportDocument, max_prompt_chars: usize) -> Result<()> {
     if doc.format != EXPORT_FORMAT {
-        return Err(Error::invalid("format", format!("must be {EXPORT_FORMAT:?}, got {:?}", crate::prompt::category::truncate_for_message(&doc.format))));
+        return Err(Error::invalid(
+            "format",
+            format!(
+                "must be {EXPORT_FORMAT:?}, got {:?}",
+                crate::prompt::category::truncate_for_message(&doc.format)
+            ),
+        ));
     }
     if doc.version != EXPORT_VERSION {
-        return Err(Error::new(ErrorCode::VersionError, format!("version: this build reads documents of version {EXPORT_VERSION}, got {}", doc.version)).with_field("version"));
+        return Err(Error::new(
+            ErrorCode::VersionError,
+            format!(
+                "version: this build reads documents of version {EXPORT_VERSION}, got {}",
+                doc.version
+            ),
+        )
+        .with_field("version"));
     }
     let mut span_ids = std::collections::HashSet::new();
     for (i, s) in doc.spans.iter().enumerate() {
@@ -1114,7 +1255,11 @@ pub fn validate_document(doc: &ExportDocument, max_prompt_chars: usize) -> Resul
         validate_id(&s.span_id, SPAN_ID_LEN, &f("spanId"))?;
         validate_id(&s.task_id, TASK_ID_LEN, &f("taskId"))?;
         if !span_ids.insert(s.span_id.as_str()) {
-            return Err(Error::new(ErrorCode::Duplicate, format!("{}: span {} appears twice", f("spanId"), s.span_id)).with_field(f("spanId")));
+            return Err(Error::new(
+                ErrorCode::Duplicate,
+                format!("{}: span {} appears twice", f("spanId"), s.span_id),
+            )
+            .with_field(f("spanId")));
         }
         validate_prompt(&s.original_prompt, &f("originalPrompt"), max_prompt_chars)?;
         if s.optimized_prompt.chars().count() > max_prompt_chars * 4 {
@@ -1125,17 +1270,26 @@ pub fn validate_document(doc: &ExportDocument, max_prompt_chars: usize) -> Resul
         finite(s.created_at, || f("createdAt"))?;
         finite(s.duration_ms, || f("durationMs"))?;
         if s.name != Span::name_for(s.category) {
-            return Err(Error::invalid(f("name"), format!("must be {:?}", Span::name_for(s.category))));
+            return Err(Error::invalid(
+                f("name"),
+                format!("must be {:?}", Span::name_for(s.category)),
+            ));
         }
         resolve(s.category, Some(&s.model)).map_err(|e| Error::invalid(f("model"), e.message))?;
         for (j, e) in s.edits.iter().enumerate() {
             if !(e.propensity > 0.0 && e.propensity <= 1.0) {
-                return Err(Error::invalid(format!("spans[{i}].edits[{j}].propensity"), format!("must be in (0, 1], got {}", e.propensity)));
+                return Err(Error::invalid(
+                    format!("spans[{i}].edits[{j}].propensity"),
+                    format!("must be in (0, 1], got {}", e.propensity),
+                ));
             }
         }
         for (j, d) in s.decisions.iter().enumerate() {
             if !(d.propensity > 0.0 && d.propensity <= 1.0) {
-                return Err(Error::invalid(format!("spans[{i}].decisions[{j}].propensity"), format!("must be in (0, 1], got {}", d.propensity)));
+                return Err(Error::invalid(
+                    format!("spans[{i}].decisions[{j}].propensity"),
+                    format!("must be in (0, 1], got {}", d.propensity),
+                ));
             }
         }
     }
@@ -1146,7 +1300,11 @@ pub fn validate_document(doc: &ExportDocument, max_prompt_chars: usize) -> Resul
         validate_id(&r.span_id, SPAN_ID_LEN, &f("spanId"))?;
         validate_id(&r.task_id, TASK_ID_LEN, &f("taskId"))?;
         if !reward_ids.insert(r.reward_id.as_str()) {
-            return Err(Error::new(ErrorCode::Duplicate, format!("{}: reward {} appears twice", f("rewardId"), r.reward_id)).with_field(f("rewardId")));
+            return Err(Error::new(
+                ErrorCode::Duplicate,
+                format!("{}: reward {} appears twice", f("rewardId"), r.reward_id),
+            )
+            .with_field(f("rewardId")));
         }
         validate_reward(r.value, &f("value"))?;
         validate_quality(r.quality_score, &f("qualityScore"))?;
@@ -1163,11 +1321,19 @@ pub fn validate_document(doc: &ExportDocument, max_prompt_chars: usize) -> Resul
     let mut versions = std::collections::HashSet::new();
     for (i, p) in doc.policies.iter().enumerate() {
         if !versions.insert(p.version) {
-            return Err(Error::new(ErrorCode::Duplicate, format!("policies[{i}].version: version {} appears twice", p.version)).with_field(format!("policies[{i}].version")));
+            return Err(Error::new(
+                ErrorCode::Duplicate,
+                format!("policies[{i}].version: version {} appears twice", p.version),
+            )
+            .with_field(format!("policies[{i}].version")));
         }
         finite(p.created_at, || format!("policies[{i}].createdAt"))?;
-        serde_json::from_value::<PolicyState>(p.state.clone())
-            .map_err(|e| Error::invalid(format!("policies[{i}].state"), format!("is not a policy state: {e}")))?;
+        serde_json::from_value::<PolicyState>(p.state.clone()).map_err(|e| {
+            Error::invalid(
+                format!("policies[{i}].state"),
+                format!("is not a policy state: {e}"),
+            )
+        })?;
     }
     Ok(())
 }

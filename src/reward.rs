@@ -49,10 +49,16 @@ pub fn calculate_reward(signals: &FeedbackSignals) -> f64 {
 /// Checks an explicit reward: finite and within [-1, 1].
 pub fn validate_reward(value: f64, field: &str) -> Result<f64> {
     if !value.is_finite() {
-        return Err(Error::invalid(field, format!("must be a finite number, got {value}")));
+        return Err(Error::invalid(
+            field,
+            format!("must be a finite number, got {value}"),
+        ));
     }
     if !(-1.0..=1.0).contains(&value) {
-        return Err(Error::invalid(field, format!("must be between -1 and 1, got {value}")));
+        return Err(Error::invalid(
+            field,
+            format!("must be between -1 and 1, got {value}"),
+        ));
     }
     Ok(value)
 }
@@ -60,7 +66,10 @@ pub fn validate_reward(value: f64, field: &str) -> Result<f64> {
 /// Checks a star rating: finite and within [1, 5].
 pub fn validate_rating(value: f64, field: &str) -> Result<f64> {
     if !value.is_finite() || !(1.0..=5.0).contains(&value) {
-        return Err(Error::invalid(field, format!("must be a number from 1 to 5, got {value}")));
+        return Err(Error::invalid(
+            field,
+            format!("must be a number from 1 to 5, got {value}"),
+        ));
     }
     Ok(value)
 }
@@ -68,7 +77,10 @@ pub fn validate_rating(value: f64, field: &str) -> Result<f64> {
 /// Checks a quality score: finite and within [0, 100].
 pub fn validate_quality(value: f64, field: &str) -> Result<f64> {
     if !value.is_finite() || !(0.0..=100.0).contains(&value) {
-        return Err(Error::invalid(field, format!("must be a number from 0 to 100, got {value}")));
+        return Err(Error::invalid(
+            field,
+            format!("must be a number from 0 to 100, got {value}"),
+        ));
     }
     Ok(value)
 }
@@ -118,7 +130,7 @@ mod tests {
         assert!((r(50.0, None, Some(true), Some(true)) - 0.3).abs() < 1e-12);
         assert!((r(50.0, None, Some(false), Some(false))).abs() < 1e-12);
         assert_eq!(r(100.0, Some(5.0), Some(true), Some(true)), 1.0);
-        assert_eq!(r(0.0, Some(1.0), None, None), -1.0 * 0.4 + 0.6 * -0.6);
+        assert_eq!(r(0.0, Some(1.0), None, None), -0.4 + 0.6 * -0.6);
     }
 
     #[test]
@@ -131,6 +143,9 @@ mod tests {
         assert!(validate_rating(0.0, "metadata.rating").is_err());
         assert!(validate_rating(4.5, "metadata.rating").is_ok());
         assert_eq!(accept_custom(3.0).unwrap(), 1.0);
-        assert_eq!(accept_custom(f64::NAN).unwrap_err().code, crate::ErrorCode::Callback);
+        assert_eq!(
+            accept_custom(f64::NAN).unwrap_err().code,
+            crate::ErrorCode::Callback
+        );
     }
 }

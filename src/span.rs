@@ -124,7 +124,10 @@ pub struct Reward {
 
 /// Whether `id` looks like an id lightprompt issues: `len` lowercase hex digits.
 pub fn is_valid_id(id: &str, len: usize) -> bool {
-    id.len() == len && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    id.len() == len
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Length of span and reward ids (8 bytes, as OpenTelemetry span ids).

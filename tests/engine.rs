@@ -25,7 +25,11 @@ fn clock() -> (Clock, Rc<Cell<f64>>) {
 }
 
 fn config(seed: u64) -> EngineConfig {
-    EngineConfig { seed: Some(seed), auto_train_every: 0, ..EngineConfig::default() }
+    EngineConfig {
+        seed: Some(seed),
+        auto_train_every: 0,
+        ..EngineConfig::default()
+    }
 }
 
 fn open(seed: u64) -> Engine<Rc<MemoryStore>> {
@@ -76,8 +80,14 @@ fn optimize_records_a_span_with_the_seed_fields() {
     assert_eq!(span.name, "prompt_optimization_image");
     assert_eq!(span.optimized_prompt, r.optimized_prompt);
     assert_eq!(span.policy_version, 0);
-    assert!(span.decisions.iter().all(|d| d.propensity > 0.0 && d.propensity <= 1.0));
-    assert!(span.edits.iter().all(|d| d.propensity > 0.0 && d.propensity <= 1.0));
+    assert!(span
+        .decisions
+        .iter()
+        .all(|d| d.propensity > 0.0 && d.propensity <= 1.0));
+    assert!(span
+        .edits
+        .iter()
+        .all(|d| d.propensity > 0.0 && d.propensity <= 1.0));
     assert_eq!(counts(&e), (1, 0));
 }
 
@@ -90,7 +100,11 @@ fn a_given_task_id_groups_spans() {
         q.task_id = Some(task.clone());
         assert_eq!(block_on(e.optimize(&q)).unwrap().task_id, task);
     }
-    let spans = block_on(e.spans(&QueryRequest { task_id: Some(task), ..QueryRequest::default() })).unwrap();
+    let spans = block_on(e.spans(&QueryRequest {
+        task_id: Some(task),
+        ..QueryRequest::default()
+    }))
+    .unwrap();
     assert_eq!(spans.len(), 2);
 }
 
@@ -99,7 +113,9 @@ fn bad_requests_are_rejected_by_field_and_store_nothing() {
     let e = open(3);
     let long = "word ".repeat(2500);
     let mut bad_options = req("a fox", "image", "midjourney");
-    bad_options.options.insert("stylize".into(), OptionValue::Number(-5.0));
+    bad_options
+        .options
+        .insert("stylize".into(), OptionValue::Number(-5.0));
     let mut bad_task = req("a fox", "image", "sdxl");
     bad_task.task_id = Some("xyz".into());
     let cases: Vec<(OptimizeRequest, &str)> = vec![
@@ -123,7 +139,10 @@ fn bad_requests_are_rejected_by_field_and_store_nothing() {
 
 #[test]
 fn the_prompt_limit_is_configurable() {
-    let cfg = EngineConfig { max_prompt_chars: 20, ..config(4) };
+    let cfg = EngineConfig {
+        max_prompt_chars: 20,
+        ..config(4)
+    };
     let e = open_on(Rc::new(MemoryStore::new()), cfg);
     assert!(block_on(e.optimize(&req("a fox in the snow", "image", "flux"))).is_ok());
     let err = block_on(e.optimize(&req("a fox in the snow at dawn", "image", "flux"))).unwrap_err();
@@ -133,12 +152,26 @@ fn the_prompt_limit_is_configurable() {
 #[test]
 fn bad_configs_are_rejected() {
     for cfg in [
-        EngineConfig { exploration: f64::NAN, ..EngineConfig::default() },
-        EngineConfig { exploration: -1.0, ..EngineConfig::default() },
-        EngineConfig { half_life_days: Some(0.0), ..EngineConfig::default() },
-        EngineConfig { max_prompt_chars: 0, ..EngineConfig::default() },
+        EngineConfig {
+            exploration: f64::NAN,
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            exploration: -1.0,
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            half_life_days: Some(0.0),
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            max_prompt_chars: 0,
+            ..EngineConfig::default()
+        },
     ] {
-        let err = block_on(Engine::open(MemoryStore::new(), cfg, clock().0)).err().unwrap();
+        let err = block_on(Engine::open(MemoryStore::new(), cfg, clock().0))
+            .err()
+            .unwrap();
         assert_eq!(err.code, ErrorCode::InvalidInput);
     }
 }
@@ -146,7 +179,9 @@ fn bad_configs_are_rejected() {
 #[test]
 fn batch_is_all_or_nothing_and_names_the_request() {
     let e = open(5);
-    let mut batch: Vec<OptimizeRequest> = (0..6).map(|i| req(&format!("a lighthouse number {i}"), "image", "sdxl")).collect();
+    let mut batch: Vec<OptimizeRequest> = (0..6)
+        .map(|i| req(&format!("a lighthouse number {i}"), "image", "sdxl"))
+        .collect();
     batch[3].prompt = " ".into();
     let err = block_on(e.optimize_batch(&batch)).unwrap_err();
     assert_eq!(err.field.as_deref(), Some("requests[3].prompt"));
@@ -185,10 +220,17 @@ fn feedback_uses_the_seed_formula_and_keeps_every_reward() {
     let out2 = block_on(e.feedback(&rate(&r.span_id, 1.0))).unwrap();
     let expected = 0.4 * (r.quality_score / 100.0 * 2.0 - 1.0) + 0.6 * -0.6;
     assert!((out2.reward - expected).abs() < 1e-12);
-    let explicit = FeedbackRequest { reward: Some(-0.25), ..rate(&r.span_id, 5.0) };
+    let explicit = FeedbackRequest {
+        reward: Some(-0.25),
+        ..rate(&r.span_id, 5.0)
+    };
     let out3 = block_on(e.feedback(&explicit)).unwrap();
     assert_eq!((out3.reward, out3.source), (-0.25, RewardSource::Explicit));
-    let rewards = block_on(e.rewards(&QueryRequest { span_id: Some(r.span_id.clone()), ..QueryRequest::default() })).unwrap();
+    let rewards = block_on(e.rewards(&QueryRequest {
+        span_id: Some(r.span_id.clone()),
+        ..QueryRequest::default()
+    }))
+    .unwrap();
     assert_eq!(rewards.len(), 3);
     let s = e.training_status().unwrap();
     assert_eq!(s.total_rewards, 3);
@@ -202,20 +244,71 @@ fn bad_feedback_is_rejected_and_stores_nothing() {
     let e = open(7);
     let r = block_on(e.optimize(&req("a cat", "image", "midjourney"))).unwrap();
     let cases: Vec<(FeedbackRequest, ErrorCode, &str)> = vec![
-        (FeedbackRequest { reward: Some(f64::NAN), ..rate(&r.span_id, 3.0) }, ErrorCode::InvalidInput, "reward"),
-        (FeedbackRequest { reward: Some(1.5), ..rate(&r.span_id, 3.0) }, ErrorCode::InvalidInput, "reward"),
-        (FeedbackRequest { reward: Some(f64::NEG_INFINITY), ..rate(&r.span_id, 3.0) }, ErrorCode::InvalidInput, "reward"),
-        (rate(&r.span_id, 0.0), ErrorCode::InvalidInput, "metadata.rating"),
-        (rate(&r.span_id, 6.0), ErrorCode::InvalidInput, "metadata.rating"),
-        (rate(&r.span_id, f64::NAN), ErrorCode::InvalidInput, "metadata.rating"),
+        (
+            FeedbackRequest {
+                reward: Some(f64::NAN),
+                ..rate(&r.span_id, 3.0)
+            },
+            ErrorCode::InvalidInput,
+            "reward",
+        ),
+        (
+            FeedbackRequest {
+                reward: Some(1.5),
+                ..rate(&r.span_id, 3.0)
+            },
+            ErrorCode::InvalidInput,
+            "reward",
+        ),
+        (
+            FeedbackRequest {
+                reward: Some(f64::NEG_INFINITY),
+                ..rate(&r.span_id, 3.0)
+            },
+            ErrorCode::InvalidInput,
+            "reward",
+        ),
+        (
+            rate(&r.span_id, 0.0),
+            ErrorCode::InvalidInput,
+            "metadata.rating",
+        ),
+        (
+            rate(&r.span_id, 6.0),
+            ErrorCode::InvalidInput,
+            "metadata.rating",
+        ),
+        (
+            rate(&r.span_id, f64::NAN),
+            ErrorCode::InvalidInput,
+            "metadata.rating",
+        ),
         (rate("nothex", 3.0), ErrorCode::InvalidInput, "spanId"),
         (rate("00000000000000ff", 3.0), ErrorCode::NotFound, "spanId"),
-        (FeedbackRequest { task_id: Some("f".repeat(32)), ..rate(&r.span_id, 3.0) }, ErrorCode::InvalidInput, "taskId"),
-        (FeedbackRequest { feedback_text: Some("x".repeat(10_001)), ..rate(&r.span_id, 3.0) }, ErrorCode::InvalidInput, "feedbackText"),
+        (
+            FeedbackRequest {
+                task_id: Some("f".repeat(32)),
+                ..rate(&r.span_id, 3.0)
+            },
+            ErrorCode::InvalidInput,
+            "taskId",
+        ),
+        (
+            FeedbackRequest {
+                feedback_text: Some("x".repeat(10_001)),
+                ..rate(&r.span_id, 3.0)
+            },
+            ErrorCode::InvalidInput,
+            "feedbackText",
+        ),
     ];
     for (fb, code, field) in cases {
         let err = block_on(e.feedback(&fb)).unwrap_err();
-        assert_eq!((err.code, err.field.as_deref()), (code, Some(field)), "{err}");
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            (code, Some(field)),
+            "{err}"
+        );
     }
     assert_eq!(counts(&e), (1, 0));
 }
@@ -228,14 +321,33 @@ fn a_custom_reward_function_is_used_checked_and_clamped() {
     let out = block_on(e.feedback(&rate(&r.span_id, 5.0))).unwrap();
     assert_eq!((out.reward, out.source), (1.0, RewardSource::Custom)); // 2 clamped to 1
     e.set_reward_fn(Some(Rc::new(|_| Ok(f64::NAN))));
-    assert_eq!(block_on(e.feedback(&rate(&r.span_id, 5.0))).unwrap_err().code, ErrorCode::Callback);
-    e.set_reward_fn(Some(Rc::new(|_| Err(lightprompt::Error::new(ErrorCode::Callback, "boom")))));
-    assert_eq!(block_on(e.feedback(&rate(&r.span_id, 5.0))).unwrap_err().code, ErrorCode::Callback);
+    assert_eq!(
+        block_on(e.feedback(&rate(&r.span_id, 5.0)))
+            .unwrap_err()
+            .code,
+        ErrorCode::Callback
+    );
+    e.set_reward_fn(Some(Rc::new(|_| {
+        Err(lightprompt::Error::new(ErrorCode::Callback, "boom"))
+    })));
+    assert_eq!(
+        block_on(e.feedback(&rate(&r.span_id, 5.0)))
+            .unwrap_err()
+            .code,
+        ErrorCode::Callback
+    );
     // An explicit reward wins over the function.
-    let out = block_on(e.feedback(&FeedbackRequest { reward: Some(0.3), ..rate(&r.span_id, 5.0) })).unwrap();
+    let out = block_on(e.feedback(&FeedbackRequest {
+        reward: Some(0.3),
+        ..rate(&r.span_id, 5.0)
+    }))
+    .unwrap();
     assert_eq!(out.reward, 0.3);
     e.set_reward_fn(None);
-    assert_eq!(block_on(e.feedback(&rate(&r.span_id, 3.0))).unwrap().source, RewardSource::Computed);
+    assert_eq!(
+        block_on(e.feedback(&rate(&r.span_id, 3.0))).unwrap().source,
+        RewardSource::Computed
+    );
     assert_eq!(counts(&e).1, 3);
 }
 
@@ -245,8 +357,17 @@ fn status_has_every_field_of_the_design() {
     let s = e.training_status().unwrap();
     let json = serde_json::to_value(&s).unwrap();
     for key in [
-        "storeAvailable", "trainerAvailable", "storage", "totalSpans", "totalRewards", "averageReward",
-        "rewardRatio", "byCategory", "policyVersion", "lastTrainedAt", "targetReward",
+        "storeAvailable",
+        "trainerAvailable",
+        "storage",
+        "totalSpans",
+        "totalRewards",
+        "averageReward",
+        "rewardRatio",
+        "byCategory",
+        "policyVersion",
+        "lastTrainedAt",
+        "targetReward",
     ] {
         assert!(json.get(key).is_some(), "{key} missing");
     }
@@ -262,7 +383,12 @@ fn paging_and_category_filter_through_the_engine() {
     for i in 0..7 {
         let cat = if i % 2 == 0 { "image" } else { "text" };
         let model = if i % 2 == 0 { "flux" } else { "claude" };
-        block_on(e.optimize(&req(&format!("prompt number {i} about a harbour"), cat, model))).unwrap();
+        block_on(e.optimize(&req(
+            &format!("prompt number {i} about a harbour"),
+            cat,
+            model,
+        )))
+        .unwrap();
     }
     let q = |category: Option<&str>, limit: f64, offset: f64| QueryRequest {
         category: category.map(str::to_string),
@@ -270,12 +396,25 @@ fn paging_and_category_filter_through_the_engine() {
         offset: Some(offset),
         ..QueryRequest::default()
     };
-    assert_eq!(block_on(e.spans(&q(Some("image"), 10.0, 0.0))).unwrap().len(), 4);
+    assert_eq!(
+        block_on(e.spans(&q(Some("image"), 10.0, 0.0)))
+            .unwrap()
+            .len(),
+        4
+    );
     let page = block_on(e.spans(&q(None, 3.0, 3.0))).unwrap();
     assert_eq!(page.len(), 3);
     assert!(page[0].original_prompt.contains("number 3"));
-    for bad in [q(None, -1.0, 0.0), q(None, 2.5, 0.0), q(None, f64::INFINITY, 0.0), q(Some("sound"), 1.0, 0.0)] {
-        assert_eq!(block_on(e.spans(&bad)).unwrap_err().code, ErrorCode::InvalidInput);
+    for bad in [
+        q(None, -1.0, 0.0),
+        q(None, 2.5, 0.0),
+        q(None, f64::INFINITY, 0.0),
+        q(Some("sound"), 1.0, 0.0),
+    ] {
+        assert_eq!(
+            block_on(e.spans(&bad)).unwrap_err().code,
+            ErrorCode::InvalidInput
+        );
     }
 }
 
@@ -283,7 +422,12 @@ fn paging_and_category_filter_through_the_engine() {
 fn a_closed_engine_refuses_work() {
     let e = open(11);
     e.close();
-    assert_eq!(block_on(e.optimize(&req("a fox", "image", "flux"))).unwrap_err().code, ErrorCode::Closed);
+    assert_eq!(
+        block_on(e.optimize(&req("a fox", "image", "flux")))
+            .unwrap_err()
+            .code,
+        ErrorCode::Closed
+    );
     assert_eq!(block_on(e.train()).unwrap_err().code, ErrorCode::Closed);
     assert!(e.is_closed());
 }
@@ -292,12 +436,16 @@ fn a_closed_engine_refuses_work() {
 fn export_clear_import_round_trips_exactly() {
     let e = open(12);
     for i in 0..5 {
-        let r = block_on(e.optimize(&req(&format!("a castle on a hill {i}"), "image", "sdxl"))).unwrap();
+        let r = block_on(e.optimize(&req(&format!("a castle on a hill {i}"), "image", "sdxl")))
+            .unwrap();
         block_on(e.feedback(&rate(&r.span_id, 1.0 + i as f64))).unwrap();
     }
     block_on(e.train()).unwrap();
     let doc = block_on(e.export()).unwrap();
-    assert_eq!((doc.spans.len(), doc.rewards.len(), doc.policies.len()), (5, 5, 1));
+    assert_eq!(
+        (doc.spans.len(), doc.rewards.len(), doc.policies.len()),
+        (5, 5, 1)
+    );
     let text = serde_json::to_string(&doc).unwrap();
     block_on(e.clear()).unwrap();
     assert_eq!(counts(&e), (0, 0));
@@ -343,7 +491,10 @@ fn a_malformed_import_changes_nothing() {
     }
     let mut d = good.clone();
     d.version = 99;
-    assert_eq!(block_on(e.import(&d, true)).unwrap_err().code, ErrorCode::VersionError);
+    assert_eq!(
+        block_on(e.import(&d, true)).unwrap_err().code,
+        ErrorCode::VersionError
+    );
     assert_eq!(block_on(e.export()).unwrap().spans, good.spans);
 }
 
@@ -353,7 +504,12 @@ fn the_same_seed_replays_the_same_choices() {
         let e = open(seed);
         let mut out = Vec::new();
         for i in 0..12 {
-            let r = block_on(e.optimize(&req(["a fox", "a misty harbour", "portrait of a violinist"][i % 3], "image", "sdxl"))).unwrap();
+            let r = block_on(e.optimize(&req(
+                ["a fox", "a misty harbour", "portrait of a violinist"][i % 3],
+                "image",
+                "sdxl",
+            )))
+            .unwrap();
             block_on(e.feedback(&rate(&r.span_id, (1 + i % 5) as f64))).unwrap();
             out.push(r.optimized_prompt);
         }
@@ -364,7 +520,10 @@ fn the_same_seed_replays_the_same_choices() {
 
 #[test]
 fn auto_training_runs_every_n_rewards_and_versions_the_policy() {
-    let cfg = EngineConfig { auto_train_every: 3, ..config(14) };
+    let cfg = EngineConfig {
+        auto_train_every: 3,
+        ..config(14)
+    };
     let e = open_on(Rc::new(MemoryStore::new()), cfg);
     let mut versions = Vec::new();
     for i in 0..7 {
@@ -393,17 +552,34 @@ fn reopening_restores_status_and_policy() {
         }
     }
     let before = e.training_status().unwrap();
-    let learned_before = e.learned_optimizations("image", Some("midjourney")).unwrap();
+    let learned_before = e
+        .learned_optimizations("image", Some("midjourney"))
+        .unwrap();
     let again = open_on(store, config(15));
     let after = again.training_status().unwrap();
     assert_eq!(before.total_spans, after.total_spans);
     assert_eq!(before.total_rewards, after.total_rewards);
     assert!((before.average_reward - after.average_reward).abs() < 1e-12);
     assert_eq!(before.policy_version, after.policy_version);
-    let learned_after = again.learned_optimizations("image", Some("midjourney")).unwrap();
-    assert_eq!(learned_before.learned_patterns.len(), learned_after.learned_patterns.len());
-    for (a, b) in learned_before.learned_patterns.iter().zip(&learned_after.learned_patterns) {
+    let learned_after = again
+        .learned_optimizations("image", Some("midjourney"))
+        .unwrap();
+    assert_eq!(
+        learned_before.learned_patterns.len(),
+        learned_after.learned_patterns.len()
+    );
+    for (a, b) in learned_before
+        .learned_patterns
+        .iter()
+        .zip(&learned_after.learned_patterns)
+    {
         assert_eq!(a.id, b.id);
-        assert!((a.effect - b.effect).abs() < 1e-9, "{} {} {}", a.id, a.effect, b.effect);
+        assert!(
+            (a.effect - b.effect).abs() < 1e-9,
+            "{} {} {}",
+            a.id,
+            a.effect,
+            b.effect
+        );
     }
 }

@@ -26,7 +26,13 @@ fn engine(seed: u64, exploration: f64, half_life_days: Option<f64>) -> Fixture {
     let t = Rc::new(Cell::new(1_750_000_000_000.0));
     let c = t.clone();
     let store = Rc::new(MemoryStore::new());
-    let cfg = EngineConfig { seed: Some(seed), exploration, half_life_days, auto_train_every: 0, ..EngineConfig::default() };
+    let cfg = EngineConfig {
+        seed: Some(seed),
+        exploration,
+        half_life_days,
+        auto_train_every: 0,
+        ..EngineConfig::default()
+    };
     let clock = Rc::new(move || {
         c.set(c.get() + 1.0);
         c.get()
@@ -36,17 +42,29 @@ fn engine(seed: u64, exploration: f64, half_life_days: Option<f64>) -> Fixture {
 }
 
 fn req(prompt: &str, model: &str) -> OptimizeRequest {
-    OptimizeRequest { prompt: prompt.into(), category: "image".into(), model: Some(model.into()), ..Default::default() }
+    OptimizeRequest {
+        prompt: prompt.into(),
+        category: "image".into(),
+        model: Some(model.into()),
+        ..Default::default()
+    }
 }
 
 /// A user who only cares about the aspect ratio: 5 stars for `want`, 1 star otherwise.
 fn ratio_lover(e: &Engine<Rc<MemoryStore>>, t: &Cell<f64>, model: &str, want: &str, rounds: usize) {
     for i in 0..rounds {
         let r = block_on(e.optimize(&req(PROMPTS[i % PROMPTS.len()], model))).unwrap();
-        let stars = if r.aspect_ratio.as_deref() == Some(want) { 5.0 } else { 1.0 };
+        let stars = if r.aspect_ratio.as_deref() == Some(want) {
+            5.0
+        } else {
+            1.0
+        };
         let fb = FeedbackRequest {
             span_id: r.span_id,
-            metadata: FeedbackMetadata { rating: Some(stars), ..Default::default() },
+            metadata: FeedbackMetadata {
+                rating: Some(stars),
+                ..Default::default()
+            },
             ..Default::default()
         };
         block_on(e.feedback(&fb)).unwrap();
@@ -58,13 +76,29 @@ fn ratio_lover(e: &Engine<Rc<MemoryStore>>, t: &Cell<f64>, model: &str, want: &s
 fn the_policy_learns_a_preferred_aspect_ratio_and_says_so() {
     let (e, _, t) = engine(1, 1.0, None);
     ratio_lover(&e, &t, "sdxl", "21:9", 80);
-    let learned = e.learned_optimizations("image", Some("sdxl")).unwrap();
-    let greedy = e.preview(&req("a castle by a lake", "sdxl"), Some(0.0)).unwrap();
+    let greedy = e
+        .preview(&req("a castle by a lake", "sdxl"), Some(0.0))
+        .unwrap();
     assert_eq!(greedy.aspect_ratio.as_deref(), Some("21:9"));
-    let ratio_edit = greedy.edits.iter().find(|e| e.id.starts_with("aspectRatio:")).unwrap();
-    assert!(ratio_edit.learned, "the pick differs from the rules' because of learning");
+    let ratio_edit = greedy
+        .edits
+        .iter()
+        .find(|e| e.id.starts_with("aspectRatio:"))
+        .unwrap();
+    assert!(
+        ratio_edit.learned,
+        "the pick differs from the rules' because of learning"
+    );
     let learned = e.learned_optimizations("image", Some("sdxl")).unwrap();
-    assert_eq!(learned.learned_patterns.iter().find(|p| p.slot == "aspectRatio").unwrap().id, "aspectRatio:21:9");
+    assert_eq!(
+        learned
+            .learned_patterns
+            .iter()
+            .find(|p| p.slot == "aspectRatio")
+            .unwrap()
+            .id,
+        "aspectRatio:21:9"
+    );
     assert!(learned.confidence > 0.9, "{}", learned.confidence);
 }
 
@@ -75,14 +109,21 @@ fn exploration_zero_is_greedy_with_propensity_one() {
         block_on(e.optimize(&req(p, "midjourney"))).unwrap();
     }
     let spans = block_on(store.all_spans()).unwrap();
-    assert!(spans.iter().flat_map(|s| &s.decisions).all(|d| d.propensity == 1.0));
+    assert!(spans
+        .iter()
+        .flat_map(|s| &s.decisions)
+        .all(|d| d.propensity == 1.0));
     // And the choice is the rules' own when nothing is learned.
     let first: Vec<_> = spans.iter().map(|s| s.optimized_prompt.clone()).collect();
     let (e2, store2, _) = engine(99, 0.0, None);
     for p in PROMPTS {
         block_on(e2.optimize(&req(p, "midjourney"))).unwrap();
     }
-    let second: Vec<_> = block_on(store2.all_spans()).unwrap().iter().map(|s| s.optimized_prompt.clone()).collect();
+    let second: Vec<_> = block_on(store2.all_spans())
+        .unwrap()
+        .iter()
+        .map(|s| s.optimized_prompt.clone())
+        .collect();
     assert_eq!(first, second);
 }
 
@@ -94,7 +135,11 @@ fn exploring_propensities_are_probabilities_that_match_frequencies() {
     }
     let spans = block_on(store.all_spans()).unwrap();
     let mut freq = std::collections::BTreeMap::<String, (f64, f64)>::new();
-    for d in spans.iter().flat_map(|s| &s.decisions).filter(|d| d.slot == "aspectRatio") {
+    for d in spans
+        .iter()
+        .flat_map(|s| &s.decisions)
+        .filter(|d| d.slot == "aspectRatio")
+    {
         let e = freq.entry(d.action.clone()).or_default();
         e.0 += 1.0;
         e.1 = d.propensity; // nothing learned: the same every time
@@ -102,7 +147,10 @@ fn exploring_propensities_are_probabilities_that_match_frequencies() {
     let total: f64 = freq.values().map(|v| v.0).sum();
     for (action, (n, p)) in &freq {
         let observed = n / total;
-        assert!((observed - p).abs() < 4.0 * (p * (1.0 - p) / total).sqrt() + 0.01, "{action}: {observed} vs {p}");
+        assert!(
+            (observed - p).abs() < 4.0 * (p * (1.0 - p) / total).sqrt() + 0.01,
+            "{action}: {observed} vs {p}"
+        );
     }
 }
 
@@ -115,14 +163,22 @@ fn training_is_deterministic_idempotent_and_equals_the_online_path() {
     let spans = block_on(store.all_spans()).unwrap();
     for s in spans.iter().take(5) {
         t.set(t.get() + 1000.0);
-        let fb = FeedbackRequest { span_id: s.span_id.clone(), reward: Some(-0.9), ..Default::default() };
+        let fb = FeedbackRequest {
+            span_id: s.span_id.clone(),
+            reward: Some(-0.9),
+            ..Default::default()
+        };
         block_on(e.feedback(&fb)).unwrap();
     }
     let online_sdxl = e.learned_optimizations("image", Some("sdxl")).unwrap();
-    let online_mj = e.learned_optimizations("image", Some("midjourney")).unwrap();
+    let online_mj = e
+        .learned_optimizations("image", Some("midjourney"))
+        .unwrap();
     block_on(e.train()).unwrap();
     let batch_sdxl = e.learned_optimizations("image", Some("sdxl")).unwrap();
-    let batch_mj = e.learned_optimizations("image", Some("midjourney")).unwrap();
+    let batch_mj = e
+        .learned_optimizations("image", Some("midjourney"))
+        .unwrap();
     for (a, b) in [(&online_sdxl, &batch_sdxl), (&online_mj, &batch_mj)] {
         assert_eq!(a.learned_patterns.len(), b.learned_patterns.len());
         for (x, y) in a.learned_patterns.iter().zip(&b.learned_patterns) {
@@ -136,7 +192,10 @@ fn training_is_deterministic_idempotent_and_equals_the_online_path() {
     let rewards = block_on(store.all_rewards()).unwrap();
     let p1 = Policy::train(&spans, &rewards, Some(86_400_000.0)).state();
     let p2 = Policy::train(&spans, &rewards, Some(86_400_000.0)).state();
-    assert_eq!(serde_json::to_string(&p1).unwrap(), serde_json::to_string(&p2).unwrap());
+    assert_eq!(
+        serde_json::to_string(&p1).unwrap(),
+        serde_json::to_string(&p2).unwrap()
+    );
     // Order of the input does not matter.
     let mut reversed = rewards.clone();
     reversed.reverse();
@@ -154,9 +213,18 @@ fn what_is_learned_for_one_model_helps_another_a_little() {
     let own = e.learned_optimizations("image", Some("sd-1.5")).unwrap();
     let other = e.learned_optimizations("image", Some("sdxl")).unwrap();
     let effect = |l: &lightprompt::learn::LearnedOptimizations| {
-        l.learned_patterns.iter().find(|p| p.id == "aspectRatio:2:3").map(|p| p.effect).unwrap()
+        l.learned_patterns
+            .iter()
+            .find(|p| p.id == "aspectRatio:2:3")
+            .map(|p| p.effect)
+            .unwrap()
     };
-    assert!(effect(&own) > effect(&other), "own {} other {}", effect(&own), effect(&other));
+    assert!(
+        effect(&own) > effect(&other),
+        "own {} other {}",
+        effect(&own),
+        effect(&other)
+    );
     assert!(effect(&other) > 0.0, "other models learn something");
     assert!(own.confidence > other.confidence);
 }
@@ -168,14 +236,22 @@ fn recency_follows_a_change_of_taste() {
         ratio_lover(&e, &t, "sdxl", "16:9", 80);
         ratio_lover(&e, &t, "sdxl", "1:1", 25);
         let l = e.learned_optimizations("image", Some("sdxl")).unwrap();
-        let get = |id: &str| l.learned_patterns.iter().find(|p| p.id == id).map_or(-9.0, |p| p.effect);
+        let get = |id: &str| {
+            l.learned_patterns
+                .iter()
+                .find(|p| p.id == id)
+                .map_or(-9.0, |p| p.effect)
+        };
         get("aspectRatio:1:1") - get("aspectRatio:16:9")
     };
     // One rating a minute; a half-life of 10 minutes forgets the old taste fast.
     let with_recency = run(Some(10.0 / 1440.0));
     let without = run(None);
     assert!(with_recency > without, "{with_recency} vs {without}");
-    assert!(with_recency > 0.0, "the new favourite leads: {with_recency}");
+    assert!(
+        with_recency > 0.0,
+        "the new favourite leads: {with_recency}"
+    );
 }
 
 #[test]
@@ -190,7 +266,10 @@ fn a_simulated_user_teaches_the_policy_to_beat_the_rules() {
         rounds: 160,
         window: 40,
         change_at: None,
-        engine: EngineConfig { seed: Some(13), ..EngineConfig::default() },
+        engine: EngineConfig {
+            seed: Some(13),
+            ..EngineConfig::default()
+        },
         ms_per_round: 60_000.0,
     };
     let report = simulate(PROMPTS, &mut user, None, &cfg).unwrap();
@@ -199,5 +278,8 @@ fn a_simulated_user_teaches_the_policy_to_beat_the_rules() {
     assert!(report.true_learned > report.true_rules, "{report:?}");
     assert!(report.evaluated > 100);
     // The IPS estimate of the rule-only policy is close to its true value.
-    assert!((report.snips_rules - report.true_rules).abs() < 0.35, "{report:?}");
+    assert!(
+        (report.snips_rules - report.true_rules).abs() < 0.35,
+        "{report:?}"
+    );
 }

@@ -8,7 +8,7 @@ macro_rules! memory_case {
     ($name:ident) => {
         #[test]
         fn $name() {
-            pollster::block_on(conformance::$name(MemoryStore::new()));
+            lightprompt::learn::simulate::block_on(conformance::$name(MemoryStore::new()));
         }
     };
 }

@@ -9,7 +9,7 @@
 //! - self-normalised IPS: `Σ w·r / Σ w` (biased, far lower variance);
 //! - pseudo-inverse (slates, assuming additive credit): `mean(r·(Σ π/μ − (D − 1)))`.
 
-use super::policy::{Policy, LearnedKeyword};
+use super::policy::{LearnedKeyword, Policy};
 use crate::error::Result;
 use crate::prompt::optimize::{
     optimize, Action, Choice, Chooser, Decision, DecisionContext, OptimizeInput, Slot, KEYWORD_SLOT,
@@ -90,27 +90,40 @@ fn rule_pick(slot: &Slot, eligible: &[usize]) -> usize {
 
 impl Chooser for Replay<'_, '_> {
     fn choose(&mut self, ctx: &DecisionContext<'_>, slot: &Slot, eligible: &[usize]) -> Choice {
-        let found = self.logged.get(self.next).filter(|d| d.slot == slot.id).and_then(|d| {
-            eligible
-                .iter()
-                .position(|&i| slot.actions[i].id == d.action)
-                .map(|k| (k, d.propensity))
-        });
+        let found = self
+            .logged
+            .get(self.next)
+            .filter(|d| d.slot == slot.id)
+            .and_then(|d| {
+                eligible
+                    .iter()
+                    .position(|&i| slot.actions[i].id == d.action)
+                    .map(|k| (k, d.propensity))
+            });
         let Some((k, mu)) = found.filter(|(_, mu)| *mu > 0.0) else {
             self.ok = false;
-            return Choice { action: eligible[0], propensity: 1.0, learned: false };
+            return Choice {
+                action: eligible[0],
+                propensity: 1.0,
+                learned: false,
+            };
         };
         self.next += 1;
         for (t, target) in self.targets.iter().enumerate() {
             let pi = match target {
                 Target::Rules => f64::from(u8::from(rule_pick(slot, eligible) == k)),
-                Target::Learned { policy, exploration } => {
-                    policy.distribution(ctx, slot, eligible, *exploration).0[k]
-                }
+                Target::Learned {
+                    policy,
+                    exploration,
+                } => policy.distribution(ctx, slot, eligible, *exploration).0[k],
             };
             self.ratios[t].push((pi, mu));
         }
-        Choice { action: eligible[k], propensity: mu, learned: false }
+        Choice {
+            action: eligible[k],
+            propensity: mu,
+            learned: false,
+        }
     }
 
     fn keyword_actions(&self, ctx: &DecisionContext<'_>) -> Vec<Action> {
@@ -123,11 +136,15 @@ impl Chooser for Replay<'_, '_> {
             .targets
             .iter()
             .find_map(|t| match t {
-                Target::Learned { policy, .. } => Some(policy.learned_keywords(ctx.category, ctx.model)),
+                Target::Learned { policy, .. } => {
+                    Some(policy.learned_keywords(ctx.category, ctx.model))
+                }
                 Target::Rules => None,
             })
             .unwrap_or_default();
-        let Ok(rules) = rules() else { return Vec::new() };
+        let Ok(rules) = rules() else {
+            return Vec::new();
+        };
         let table = rules.category(ctx.category);
         d.offered
             .iter()
@@ -137,7 +154,10 @@ impl Chooser for Replay<'_, '_> {
                     id: format!("keyword:{term}"),
                     text: term.clone(),
                     facet: rule.facet?,
-                    prior: learned.iter().find(|k| &k.term == term).map_or(-1.0, |k| k.lower_bound),
+                    prior: learned
+                        .iter()
+                        .find(|k| &k.term == term)
+                        .map_or(-1.0, |k| k.lower_bound),
                     tags: rule.tags.clone(),
                     emphasis: 1.0,
                     words: tokenize(term).into_iter().map(|t| t.norm).collect(),
@@ -164,7 +184,9 @@ pub fn evaluate(spans: &[Span], rewards: &[Reward], targets: &[Target<'_>]) -> R
     let mut samples = 0;
     let mut skipped = 0;
     for span in spans {
-        let Some(reward) = latest.get(span.span_id.as_str()) else { continue };
+        let Some(reward) = latest.get(span.span_id.as_str()) else {
+            continue;
+        };
         let mut replay = Replay {
             logged: &span.decisions,
             next: 0,
@@ -189,7 +211,11 @@ pub fn evaluate(spans: &[Span], rewards: &[Reward], targets: &[Target<'_>]) -> R
             let w: f64 = ratios.iter().map(|(pi, mu)| pi / mu).product();
             let d = ratios.len() as f64;
             let pi_sum: f64 = ratios.iter().map(|(pi, mu)| pi / mu).sum();
-            let pseudo = if ratios.is_empty() { 1.0 } else { pi_sum - (d - 1.0) };
+            let pseudo = if ratios.is_empty() {
+                1.0
+            } else {
+                pi_sum - (d - 1.0)
+            };
             weights[t].push((w, pseudo, reward.value));
         }
     }
@@ -201,7 +227,11 @@ pub fn evaluate(spans: &[Span], rewards: &[Reward], targets: &[Target<'_>]) -> R
             let ips = terms.iter().sum::<f64>() / n;
             let sum_w: f64 = ws.iter().map(|(w, _, _)| w).sum();
             let sum_w2: f64 = ws.iter().map(|(w, _, _)| w * w).sum();
-            let snips = if sum_w > 0.0 { terms.iter().sum::<f64>() / sum_w } else { 0.0 };
+            let snips = if sum_w > 0.0 {
+                terms.iter().sum::<f64>() / sum_w
+            } else {
+                0.0
+            };
             let pseudo_inverse = ws.iter().map(|(_, p, r)| p * r).sum::<f64>() / n;
             let var = terms.iter().map(|t| (t - ips).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
             PolicyValue {
@@ -210,14 +240,22 @@ pub fn evaluate(spans: &[Span], rewards: &[Reward], targets: &[Target<'_>]) -> R
                 pseudo_inverse,
                 std_error: (var / n).sqrt(),
                 samples: ws.len(),
-                effective_samples: if sum_w2 > 0.0 { sum_w * sum_w / sum_w2 } else { 0.0 },
+                effective_samples: if sum_w2 > 0.0 {
+                    sum_w * sum_w / sum_w2
+                } else {
+                    0.0
+                },
             }
         })
         .collect();
     Ok(Evaluation {
         samples,
         skipped,
-        logged_average: if samples > 0 { logged_sum / samples as f64 } else { 0.0 },
+        logged_average: if samples > 0 {
+            logged_sum / samples as f64
+        } else {
+            0.0
+        },
         values,
     })
 }

@@ -205,7 +205,11 @@ impl Policy {
             latest: state.latest,
             rewards: state.rewards,
             arms: state.arms.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-            keywords: state.keywords.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            keywords: state
+                .keywords
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
             keyword_cache: RefCell::default(),
         }
     }
@@ -360,16 +364,25 @@ impl Policy {
                 let factor = (-(r.created_at - before.unwrap_or(0.0))
                     / policy.half_life_ms.unwrap_or(1.0))
                 .exp2();
-                for s in arms.values_mut().chain(keywords.values_mut()).chain(totals.values_mut()) {
+                for s in arms
+                    .values_mut()
+                    .chain(keywords.values_mut())
+                    .chain(totals.values_mut())
+                {
                     s.scale(factor);
                 }
             }
             policy.latest = policy.latest.max(r.created_at);
             policy.rewards += 1;
             for d in &span.decisions {
-                arms.entry((span.model.as_str(), d.slot.as_str(), d.action.as_str(), span.category))
-                    .or_default()
-                    .add(w, r.value);
+                arms.entry((
+                    span.model.as_str(),
+                    d.slot.as_str(),
+                    d.action.as_str(),
+                    span.category,
+                ))
+                .or_default()
+                .add(w, r.value);
             }
             for term in &span.keywords {
                 keywords
@@ -377,21 +390,40 @@ impl Policy {
                     .or_default()
                     .add(w, r.value);
             }
-            totals.entry((span.model.as_str(), span.category)).or_default().add(w, r.value);
+            totals
+                .entry((span.model.as_str(), span.category))
+                .or_default()
+                .add(w, r.value);
         }
         // Expand to the three levels.
         let mut entries: Vec<_> = arms.into_iter().collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         for ((model, slot, action, category), stat) in entries {
             let arm = arm_key(category, slot, action);
-            policy.arms.entry(format!("m|{model}|{arm}")).or_default().merge(&stat);
-            policy.arms.entry(format!("g|{}", global_part(&arm))).or_default().merge(&stat);
-            policy.arms.entry(format!("c|{arm}")).or_default().merge(&stat);
+            policy
+                .arms
+                .entry(format!("m|{model}|{arm}"))
+                .or_default()
+                .merge(&stat);
+            policy
+                .arms
+                .entry(format!("g|{}", global_part(&arm)))
+                .or_default()
+                .merge(&stat);
+            policy
+                .arms
+                .entry(format!("c|{arm}"))
+                .or_default()
+                .merge(&stat);
         }
         let mut entries: Vec<_> = keywords.into_iter().collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         for ((model, term, category), stat) in entries {
-            policy.keywords.entry(format!("km|{model}|{term}")).or_default().merge(&stat);
+            policy
+                .keywords
+                .entry(format!("km|{model}|{term}"))
+                .or_default()
+                .merge(&stat);
             policy
                 .keywords
                 .entry(format!("kc|{}|{term}", category.as_str()))
@@ -401,9 +433,21 @@ impl Policy {
         let mut entries: Vec<_> = totals.into_iter().collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         for ((model, category), stat) in entries {
-            policy.arms.entry(format!("tm|{model}")).or_default().merge(&stat);
-            policy.arms.entry(format!("tc|{}", category.as_str())).or_default().merge(&stat);
-            policy.arms.entry("tg".to_string()).or_default().merge(&stat);
+            policy
+                .arms
+                .entry(format!("tm|{model}"))
+                .or_default()
+                .merge(&stat);
+            policy
+                .arms
+                .entry(format!("tc|{}", category.as_str()))
+                .or_default()
+                .merge(&stat);
+            policy
+                .arms
+                .entry("tg".to_string())
+                .or_default()
+                .merge(&stat);
         }
         policy
     }
@@ -446,7 +490,15 @@ impl Policy {
         action: &str,
         prior: f64,
     ) -> Estimate {
-        self.estimate_with(category, model, slot, action, prior, self.baseline(category, model), self.variance())
+        self.estimate_with(
+            category,
+            model,
+            slot,
+            action,
+            prior,
+            self.baseline(category, model),
+            self.variance(),
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -503,7 +555,15 @@ impl Policy {
             .iter()
             .map(|&i| {
                 let a = &slot.actions[i];
-                self.estimate_with(ctx.category, ctx.model, &slot.id, &a.id, a.prior, baseline, variance)
+                self.estimate_with(
+                    ctx.category,
+                    ctx.model,
+                    &slot.id,
+                    &a.id,
+                    a.prior,
+                    baseline,
+                    variance,
+                )
             })
             .collect();
         let greedy = greedy_index(&estimates, slot, eligible);
@@ -512,11 +572,15 @@ impl Policy {
             probs[greedy] = 1.0;
             return (probs, estimates);
         }
-        let rms = (estimates.iter().map(|e| e.std * e.std).sum::<f64>() / estimates.len() as f64).sqrt();
+        let rms =
+            (estimates.iter().map(|e| e.std * e.std).sum::<f64>() / estimates.len() as f64).sqrt();
         let tau = (exploration * TEMPERATURE * rms).max(1e-9);
         // Optimism in the face of uncertainty: an arm little tried gets a bonus in
         // proportion to its posterior spread, so it is tried until the data rules it out.
-        let scores: Vec<f64> = estimates.iter().map(|e| e.mean + exploration * BONUS * e.std).collect();
+        let scores: Vec<f64> = estimates
+            .iter()
+            .map(|e| e.mean + exploration * BONUS * e.std)
+            .collect();
         let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let mut total = 0.0;
         for (p, score) in probs.iter_mut().zip(&scores) {
@@ -536,7 +600,9 @@ impl Policy {
             return hit.clone();
         }
         let computed = self.compute_keywords(category, model);
-        self.keyword_cache.borrow_mut().insert((category, model), computed.clone());
+        self.keyword_cache
+            .borrow_mut()
+            .insert((category, model), computed.clone());
         computed
     }
 
@@ -555,12 +621,19 @@ impl Policy {
         let variance = self.variance();
         let prefix = format!("kc|{cat}|");
         let mut out = Vec::new();
-        let mut terms: Vec<(&String, &Stat)> =
-            self.keywords.iter().filter(|(k, _)| k.starts_with(&prefix)).collect();
+        let mut terms: Vec<(&String, &Stat)> = self
+            .keywords
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .collect();
         terms.sort_by(|a, b| a.0.cmp(b.0));
         for (key, kc) in terms {
             let term = &key[prefix.len()..];
-            let km = self.keywords.get(&format!("km|{model}|{term}")).copied().unwrap_or_default();
+            let km = self
+                .keywords
+                .get(&format!("km|{model}|{term}"))
+                .copied()
+                .unwrap_or_default();
             // This model's data fully, other models' partly.
             let mut with = km;
             let mut others = kc.minus(&km);
@@ -592,12 +665,20 @@ impl Policy {
                 });
             }
         }
-        out.sort_by(|a, b| b.lower_bound.total_cmp(&a.lower_bound).then_with(|| a.term.cmp(&b.term)));
+        out.sort_by(|a, b| {
+            b.lower_bound
+                .total_cmp(&a.lower_bound)
+                .then_with(|| a.term.cmp(&b.term))
+        });
         out
     }
 
     /// What was learned for a category and model.
-    pub fn learned_optimizations(&self, category: Category, model: &'static str) -> LearnedOptimizations {
+    pub fn learned_optimizations(
+        &self,
+        category: Category,
+        model: &'static str,
+    ) -> LearnedOptimizations {
         let cat = category.as_str();
         let scale = self.scale_now();
         let baseline = self.baseline(category, model);
@@ -605,7 +686,11 @@ impl Policy {
         let prefix = format!("c|{cat}.");
         let mut patterns = Vec::new();
         let table = rules().ok().map(|r| r.category(category));
-        let mut keys: Vec<&String> = self.arms.keys().filter(|k| k.starts_with(&prefix)).collect();
+        let mut keys: Vec<&String> = self
+            .arms
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .collect();
         keys.sort();
         for key in keys {
             let arm = &key[2..];
@@ -613,9 +698,17 @@ impl Policy {
             let (slot, action, text) = if let Some(slot) = rest.strip_suffix(".skip") {
                 (slot.to_string(), SKIP.to_string(), String::new())
             } else if let Some(kw) = rest.strip_prefix("keyword:") {
-                (KEYWORD_SLOT.to_string(), format!("keyword:{kw}"), kw.to_string())
-            } else if rest.starts_with("aspectRatio:") {
-                ("aspectRatio".to_string(), rest.to_string(), rest["aspectRatio:".len()..].to_string())
+                (
+                    KEYWORD_SLOT.to_string(),
+                    format!("keyword:{kw}"),
+                    kw.to_string(),
+                )
+            } else if let Some(ratio) = rest.strip_prefix("aspectRatio:") {
+                (
+                    "aspectRatio".to_string(),
+                    rest.to_string(),
+                    ratio.to_string(),
+                )
             } else {
                 let slot = rest.split('.').next().unwrap_or(rest).to_string();
                 let text = table
@@ -630,7 +723,11 @@ impl Policy {
                 continue;
             }
             patterns.push(LearnedPattern {
-                id: if action == SKIP { format!("{slot}.skip") } else { action },
+                id: if action == SKIP {
+                    format!("{slot}.skip")
+                } else {
+                    action
+                },
                 slot,
                 text,
                 effect: e.mean - baseline,
@@ -692,7 +789,9 @@ pub struct PolicyChooser<'a> {
 
 impl Chooser for PolicyChooser<'_> {
     fn choose(&mut self, ctx: &DecisionContext<'_>, slot: &Slot, eligible: &[usize]) -> Choice {
-        let (probs, estimates) = self.policy.distribution(ctx, slot, eligible, self.exploration);
+        let (probs, estimates) = self
+            .policy
+            .distribution(ctx, slot, eligible, self.exploration);
         let mut u = self.rng.next_f64();
         let mut pick = probs.len() - 1;
         for (i, p) in probs.iter().enumerate() {

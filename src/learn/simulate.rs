@@ -4,9 +4,13 @@
 //! a preferred aspect ratio, and noise in their star ratings. The policy never sees the
 //! taste, only the ratings, exactly as with a person. A user can change taste half-way.
 
-use crate::engine::{Engine, EngineConfig, FeedbackMetadata, FeedbackRequest, OptimizeRequest, OptimizeResult};
+use crate::engine::{
+    Engine, EngineConfig, FeedbackMetadata, FeedbackRequest, OptimizeRequest, OptimizeResult,
+};
 use crate::error::Result;
-use crate::prompt::optimize::{optimize, Choice, Chooser, DecisionContext, OptimizeInput, Slot, SKIP};
+use crate::prompt::optimize::{
+    optimize, Choice, Chooser, DecisionContext, OptimizeInput, Slot, SKIP,
+};
 use crate::prompt::rules::rules;
 use crate::prompt::{Category, Options};
 use crate::reward::{calculate_reward, FeedbackSignals};
@@ -55,8 +59,12 @@ impl Taste {
             edits.insert(table.edits[facet.edits[liked]].id.clone(), 0.6);
             edits.insert(table.edits[facet.edits[disliked]].id.clone(), -0.6);
         }
-        let aspect_ratio = (!ratios.is_empty()).then(|| ratios[rng.below(ratios.len())].to_string());
-        Ok(Taste { edits, aspect_ratio })
+        let aspect_ratio =
+            (!ratios.is_empty()).then(|| ratios[rng.below(ratios.len())].to_string());
+        Ok(Taste {
+            edits,
+            aspect_ratio,
+        })
     }
 
     /// How much the user likes a result, before noise (about −2..2).
@@ -93,14 +101,24 @@ pub struct Rating {
 impl SimUser {
     /// A user with a taste and rating noise.
     pub fn new(taste: Taste, noise: f64, seed: u64) -> SimUser {
-        SimUser { taste, noise, rng: Rng::from_seed(seed) }
+        SimUser {
+            taste,
+            noise,
+            rng: Rng::from_seed(seed),
+        }
     }
 
     /// Rates a result with noise.
     pub fn rate(&mut self, edit_ids: &[&str], aspect_ratio: Option<&str>) -> Rating {
         let u = self.taste.utility(edit_ids, aspect_ratio);
-        let stars = (3.0 + 1.5 * u + self.noise * self.rng.normal()).round().clamp(1.0, 5.0);
-        Rating { stars, satisfied: stars >= 4.0, used: stars >= 5.0 }
+        let stars = (3.0 + 1.5 * u + self.noise * self.rng.normal())
+            .round()
+            .clamp(1.0, 5.0);
+        Rating {
+            stars,
+            satisfied: stars >= 4.0,
+            used: stars >= 5.0,
+        }
     }
 
     /// The reward the seed's formula gives a rating.
@@ -137,9 +155,18 @@ impl Chooser for OracleChooser<'_> {
         let best = eligible
             .iter()
             .copied()
-            .max_by(|&a, &b| value(a).partial_cmp(&value(b)).unwrap_or(std::cmp::Ordering::Equal).then(b.cmp(&a)))
+            .max_by(|&a, &b| {
+                value(a)
+                    .partial_cmp(&value(b))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(b.cmp(&a))
+            })
             .unwrap_or(0);
-        Choice { action: best, propensity: 1.0, learned: false }
+        Choice {
+            action: best,
+            propensity: 1.0,
+            learned: false,
+        }
     }
 }
 
@@ -204,10 +231,19 @@ fn ids_of(result: &OptimizeResult) -> Vec<&str> {
 
 /// Drives optimize → rating → feedback through an engine on a memory store, and measures
 /// the rule-only baseline and the oracle on the same prompts with the same user.
-pub fn simulate(prompts: &[&str], user: &mut SimUser, second_taste: Option<Taste>, cfg: &SimConfig) -> Result<SimReport> {
+pub fn simulate(
+    prompts: &[&str],
+    user: &mut SimUser,
+    second_taste: Option<Taste>,
+    cfg: &SimConfig,
+) -> Result<SimReport> {
     let time = Rc::new(std::cell::Cell::new(1_700_000_000_000.0_f64));
     let clock_time = time.clone();
-    let engine = block_on(Engine::open(MemoryStore::new(), cfg.engine.clone(), Rc::new(move || clock_time.get())))?;
+    let engine = block_on(Engine::open(
+        MemoryStore::new(),
+        cfg.engine.clone(),
+        Rc::new(move || clock_time.get()),
+    ))?;
     let options = Options::new();
     let mut baseline_user = user.clone();
     let mut oracle_user = user.clone();
@@ -232,7 +268,14 @@ pub fn simulate(prompts: &[&str], user: &mut SimUser, second_taste: Option<Taste
         };
         let result = block_on(engine.optimize(&req))?;
         let rating = user.rate(&ids_of(&result), result.aspect_ratio.as_deref());
-        if std::env::var("SIM_DEBUG").is_ok() { eprintln!("{round} {:?} {:?} {:?}", result.aspect_ratio, ids_of(&result), rating); }
+        if std::env::var("SIM_DEBUG").is_ok() {
+            eprintln!(
+                "{round} {:?} {:?} {:?}",
+                result.aspect_ratio,
+                ids_of(&result),
+                rating
+            );
+        }
         block_on(engine.feedback(&FeedbackRequest {
             span_id: result.span_id.clone(),
             metadata: FeedbackMetadata {
@@ -245,12 +288,22 @@ pub fn simulate(prompts: &[&str], user: &mut SimUser, second_taste: Option<Taste
         }))?;
         acc.learned += SimUser::reward(&rating, result.quality_score);
 
-        let input = OptimizeInput { prompt, category: cfg.category, model: Some(&cfg.model), options: &options };
+        let input = OptimizeInput {
+            prompt,
+            category: cfg.category,
+            model: Some(&cfg.model),
+            options: &options,
+        };
         let rules_out = optimize(&input, &mut crate::prompt::RuleChooser)?;
         let ids: Vec<&str> = rules_out.edits.iter().map(|e| e.id.as_str()).collect();
         let r = baseline_user.rate(&ids, rules_out.aspect_ratio.as_deref());
         acc.rules += SimUser::reward(&r, rules_out.optimized.total);
-        let oracle_out = optimize(&input, &mut OracleChooser { taste: &oracle_user.taste })?;
+        let oracle_out = optimize(
+            &input,
+            &mut OracleChooser {
+                taste: &oracle_user.taste,
+            },
+        )?;
         let ids: Vec<&str> = oracle_out.edits.iter().map(|e| e.id.as_str()).collect();
         let r = oracle_user.rate(&ids, oracle_out.aspect_ratio.as_deref());
         acc.oracle += SimUser::reward(&r, oracle_out.optimized.total);
@@ -284,7 +337,12 @@ pub fn simulate(prompts: &[&str], user: &mut SimUser, second_taste: Option<Taste
             let greedy = engine.preview(&req, Some(0.0))?;
             let r = truth_user.rate(&ids_of(&greedy), greedy.aspect_ratio.as_deref());
             true_learned += SimUser::reward(&r, greedy.quality_score);
-            let input = OptimizeInput { prompt, category: cfg.category, model: Some(&cfg.model), options: &options };
+            let input = OptimizeInput {
+                prompt,
+                category: cfg.category,
+                model: Some(&cfg.model),
+                options: &options,
+            };
             let rules_out = optimize(&input, &mut crate::prompt::RuleChooser)?;
             let ids: Vec<&str> = rules_out.edits.iter().map(|e| e.id.as_str()).collect();
             let r = truth_user.rate(&ids, rules_out.aspect_ratio.as_deref());

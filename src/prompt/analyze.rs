@@ -128,7 +128,9 @@ fn analyze_with(rules: &Rules, table: &CategoryRules, text: &str) -> Analysis {
                 .iter()
                 .zip(&covered)
                 .filter(|(t, &c)| {
-                    !c && rules.is_content_word(t) && !t.is_number() && !rules.filler.contains(&t.norm)
+                    !c && rules.is_content_word(t)
+                        && !t.is_number()
+                        && !rules.filler.contains(&t.norm)
                 })
                 .map(|(t, _)| t.norm.clone())
                 .take(4)
@@ -188,7 +190,12 @@ fn find_repeats(rules: &Rules, text: &str, tokens: &[Token], category: Category)
     let mut repeated = Vec::new();
     let mut fragments: Vec<String> = text
         .split([',', '.', ';', '\n', '|'])
-        .map(|f| f.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase())
+        .map(|f| {
+            f.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        })
         .filter(|f| !f.is_empty())
         .collect();
     fragments.sort();
@@ -248,7 +255,11 @@ mod tests {
     fn repeated_fragments_and_words() {
         let a = analyze(Category::Image, "8k, a castle, 8k, castle castle castle").unwrap();
         assert!(a.repeated.contains(&"8k".to_string()), "{:?}", a.repeated);
-        assert!(a.repeated.contains(&"castle".to_string()), "{:?}", a.repeated);
+        assert!(
+            a.repeated.contains(&"castle".to_string()),
+            "{:?}",
+            a.repeated
+        );
         let b = analyze(Category::Image, "a red fox in the snow").unwrap();
         assert!(b.repeated.is_empty());
     }
@@ -263,7 +274,16 @@ mod tests {
 
     #[test]
     fn any_text_analyzes_without_panic() {
-        for text in ["", " ", "🌅", "노을", "\u{0}", "a\u{200d}b", "((((:1.2))))", "--ar 16:9"] {
+        for text in [
+            "",
+            " ",
+            "🌅",
+            "노을",
+            "\u{0}",
+            "a\u{200d}b",
+            "((((:1.2))))",
+            "--ar 16:9",
+        ] {
             for category in Category::ALL {
                 analyze(category, text).unwrap();
             }

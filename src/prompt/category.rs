@@ -34,7 +34,10 @@ impl Category {
             "image" | "img" | "picture" | "photo" => Ok(Category::Image),
             "video" | "movie" | "clip" => Ok(Category::Video),
             "text" | "llm" | "chat" => Ok(Category::Text),
-            "" => Err(Error::invalid(field, "is empty; expected one of image, video, text")),
+            "" => Err(Error::invalid(
+                field,
+                "is empty; expected one of image, video, text",
+            )),
             _ => Err(Error::invalid(
                 field,
                 format!(

@@ -14,8 +14,8 @@ pub use adapters::{Adapter, Family, ADAPTERS};
 pub use analyze::{analyze, Analysis};
 pub use category::{Category, Facet, Tag};
 pub use optimize::{
-    optimize, score_prompt, AppliedEdit, Choice, Chooser, Decision, DecisionContext,
-    OptimizeInput, Optimization, RuleChooser, Slot,
+    optimize, score_prompt, AppliedEdit, Choice, Chooser, Decision, DecisionContext, Optimization,
+    OptimizeInput, RuleChooser, Slot,
 };
 pub use options::{OptionValue, Options};
 pub use score::QualityScore;

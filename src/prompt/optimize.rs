@@ -230,7 +230,12 @@ fn skip_action() -> Action {
 
 /// The aspect ratio the rules expect for what the prompt shows.
 fn rule_ratio(adapter: &Adapter, analysis: &Analysis) -> Option<&'static str> {
-    let has = |value: &str| analysis.tags.iter().any(|t| t.axis == "subject" && t.value == value);
+    let has = |value: &str| {
+        analysis
+            .tags
+            .iter()
+            .any(|t| t.axis == "subject" && t.value == value)
+    };
     let wide = has("landscape") || has("architecture") || has("vehicle") || has("space");
     let preferences: &[&str] = if adapter.category == Category::Video {
         &["16:9"]
@@ -279,7 +284,7 @@ fn build_slots(
     }
     let mut facets: Vec<&super::rules::FacetRules> = table.facets.iter().collect();
     // Most valuable facets first; the sort is stable, so ties keep the category's order.
-    facets.sort_by(|a, b| b.weight.cmp(&a.weight));
+    facets.sort_by_key(|f| std::cmp::Reverse(f.weight));
     for rule in facets {
         let present = analysis.has(rule.facet);
         let open = match rule.mode {
@@ -411,7 +416,10 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
                 if edit_count >= limit_edits || !room_ok {
                     return false;
                 }
-                if a.tags.iter().any(|t| tags.iter().any(|u| u.conflicts_with(t))) {
+                if a.tags
+                    .iter()
+                    .any(|t| tags.iter().any(|u| u.conflicts_with(t)))
+                {
                     return false;
                 }
                 if chosen_words.iter().any(|w| w == &a.words) {
@@ -440,7 +448,11 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
             learned: choice.learned,
             eligible: eligible.len() as u32,
             offered: if slot.id == KEYWORD_SLOT {
-                eligible.iter().filter(|&&i| i != 0).map(|&i| slot.actions[i].text.clone()).collect()
+                eligible
+                    .iter()
+                    .filter(|&&i| i != 0)
+                    .map(|&i| slot.actions[i].text.clone())
+                    .collect()
             } else {
                 Vec::new()
             },
@@ -494,13 +506,20 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
     // The optimized prompt never scores below the original: drop edits from the end until
     // it does not (rare; e.g. an estimate that undercounted a budget).
     while optimized.total < original.total {
-        let Some(pos) = chosen.iter().rposition(|(s, _, _)| slots[*s].id != ASPECT_RATIO_SLOT) else {
+        let Some(pos) = chosen
+            .iter()
+            .rposition(|(s, _, _)| slots[*s].id != ASPECT_RATIO_SLOT)
+        else {
             break;
         };
         let (s, a, _) = chosen.remove(pos);
-        notes.push(format!("Dropped “{}”: it lowered the score.", slots[s].actions[a].text));
+        notes.push(format!(
+            "Dropped “{}”: it lowered the score.",
+            slots[s].actions[a].text
+        ));
         rendered = render_with(&chosen);
-        (optimized, final_analysis) = score_rendered(adapter, input.category, &rendered, max_chars)?;
+        (optimized, final_analysis) =
+            score_rendered(adapter, input.category, &rendered, max_chars)?;
     }
     if optimized.total < original.total {
         // Even the bare rendering scores lower (the user's own syntax was better): keep the
@@ -611,5 +630,8 @@ pub fn score_prompt(
 ) -> Result<(QualityScore, &'static Adapter)> {
     let adapter = resolve(category, model)?.adapter;
     let (text, inline) = adapter.split_inline(prompt.trim());
-    Ok((score_text(adapter, category, text, &inline, None, None)?.0, adapter))
+    Ok((
+        score_text(adapter, category, text, &inline, None, None)?.0,
+        adapter,
+    ))
 }

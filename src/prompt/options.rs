@@ -208,7 +208,10 @@ fn finite(n: f64, field: &str) -> Result<f64> {
     if n.is_finite() {
         Ok(n)
     } else {
-        Err(Error::invalid(field, format!("must be a finite number, got {n}")))
+        Err(Error::invalid(
+            field,
+            format!("must be a finite number, got {n}"),
+        ))
     }
 }
 
@@ -254,7 +257,10 @@ fn validate_one(value: &OptionValue, kind: &OptionKind, field: &str) -> Result<O
                 _ => return Err(wrong_type("a whole number")),
             };
             if n.fract() != 0.0 {
-                return Err(Error::invalid(field, format!("must be a whole number, got {n}")));
+                return Err(Error::invalid(
+                    field,
+                    format!("must be a whole number, got {n}"),
+                ));
             }
             if n < min as f64 || n > max as f64 {
                 return Err(Error::invalid(
@@ -380,7 +386,10 @@ fn validate_one(value: &OptionValue, kind: &OptionKind, field: &str) -> Result<O
 
 /// Rejects control characters (other than tab and newline) in option text.
 fn check_text(text: &str, field: &str) -> Result<()> {
-    if let Some(c) = text.chars().find(|c| c.is_control() && *c != '\n' && *c != '\t') {
+    if let Some(c) = text
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+    {
         return Err(Error::invalid(
             field,
             format!("contains the control character U+{:04X}", c as u32),
@@ -434,13 +443,18 @@ mod tests {
         OptionSpec {
             name: "quality",
             aliases: &[],
-            kind: OptionKind::Choice { values: &["0.5", "1", "2"] },
+            kind: OptionKind::Choice {
+                values: &["0.5", "1", "2"],
+            },
             description: "",
         },
     ];
 
     fn opts(pairs: &[(&str, OptionValue)]) -> Options {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     #[test]
@@ -469,8 +483,16 @@ mod tests {
             ("stylize", OptionValue::Number(1001.0), "options.stylize"),
             ("stylize", OptionValue::Number(2.5), "options.stylize"),
             ("stylize", OptionValue::Bool(true), "options.stylize"),
-            ("aspectRatio", OptionValue::Text("wide".into()), "options.aspectRatio"),
-            ("aspectRatio", OptionValue::Text("0:9".into()), "options.aspectRatio"),
+            (
+                "aspectRatio",
+                OptionValue::Text("wide".into()),
+                "options.aspectRatio",
+            ),
+            (
+                "aspectRatio",
+                OptionValue::Text("0:9".into()),
+                "options.aspectRatio",
+            ),
             ("bogus", OptionValue::Bool(true), "options.bogus"),
             ("quality", OptionValue::Text("9".into()), "options.quality"),
             (
@@ -478,9 +500,21 @@ mod tests {
                 OptionValue::List(vec![OptionValue::Number(1.0)]),
                 "options.negative[0]",
             ),
-            ("negative", OptionValue::Text("a,b,c,d".into()), "options.negative"),
-            ("negative", OptionValue::Text("--v 5".into()), "options.negative"),
-            ("negative", OptionValue::Text("bell\u{7}".into()), "options.negative"),
+            (
+                "negative",
+                OptionValue::Text("a,b,c,d".into()),
+                "options.negative",
+            ),
+            (
+                "negative",
+                OptionValue::Text("--v 5".into()),
+                "options.negative",
+            ),
+            (
+                "negative",
+                OptionValue::Text("bell\u{7}".into()),
+                "options.negative",
+            ),
         ];
         for (key, value, field) in cases {
             let err = validate(&opts(&[(key, value.clone())]), SPECS, "test").unwrap_err();

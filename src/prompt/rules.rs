@@ -292,7 +292,10 @@ fn parse_tag(text: &'static str) -> std::result::Result<Tag, String> {
 }
 
 fn parse_tag_list(text: &'static str) -> std::result::Result<Vec<Tag>, String> {
-    text.split(',').filter(|t| !t.is_empty()).map(parse_tag).collect()
+    text.split(',')
+        .filter(|t| !t.is_empty())
+        .map(parse_tag)
+        .collect()
 }
 
 type ParseError = (usize, String);
@@ -323,7 +326,9 @@ fn parse_category(
         let keyword = words.next().unwrap_or_default();
         match keyword {
             "facet" => {
-                let id = words.next().ok_or((n, "facet without a name".to_string()))?;
+                let id = words
+                    .next()
+                    .ok_or((n, "facet without a name".to_string()))?;
                 let facet = Facet::parse(id).ok_or((n, format!("unknown facet {id:?}")))?;
                 if !category.facets().contains(&facet) {
                     return Err((n, format!("{id} is not a facet of {}", category.as_str())));
@@ -486,7 +491,10 @@ fn parse_category(
         if first.chars().next().is_some_and(super::tokenize::is_hangul) {
             hangul_terms.push(i as u32);
         } else {
-            by_first_word.entry(first.clone()).or_default().push(i as u32);
+            by_first_word
+                .entry(first.clone())
+                .or_default()
+                .push(i as u32);
         }
     }
     Ok(CategoryRules {
@@ -553,7 +561,11 @@ mod tests {
             for f in &c.facets {
                 let mut seen = HashSet::new();
                 for &e in &f.edits {
-                    assert!(seen.insert(c.edits[e].text), "duplicate {}", c.edits[e].text);
+                    assert!(
+                        seen.insert(c.edits[e].text),
+                        "duplicate {}",
+                        c.edits[e].text
+                    );
                 }
             }
         }
@@ -587,7 +599,10 @@ mod tests {
 
     #[test]
     fn comments_only_after_whitespace() {
-        assert_eq!(strip_comment("edit x | learn C# fast  # note"), "edit x | learn C# fast");
+        assert_eq!(
+            strip_comment("edit x | learn C# fast  # note"),
+            "edit x | learn C# fast"
+        );
         assert_eq!(strip_comment("# all comment"), "");
     }
 }

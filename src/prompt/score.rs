@@ -151,7 +151,10 @@ pub fn score(input: &ScoreInput<'_>) -> Result<QualityScore> {
     let specificity = Component {
         points: round1(SPECIFICITY_POINTS * (words / target).min(1.0)),
         max_points: SPECIFICITY_POINTS,
-        detail: format!("{} content words (full marks from {target})", analysis.content_words),
+        detail: format!(
+            "{} content words (full marks from {target})",
+            analysis.content_words
+        ),
     };
     let structure = structure(input);
 
@@ -191,10 +194,9 @@ pub fn score(input: &ScoreInput<'_>) -> Result<QualityScore> {
         });
     }
 
-    let earned: f64 = facets.iter().map(|f| f.points).sum::<f64>()
-        + specificity.points
-        + structure.points
-        - penalties.iter().map(|p| p.points).sum::<f64>();
+    let earned: f64 =
+        facets.iter().map(|f| f.points).sum::<f64>() + specificity.points + structure.points
+            - penalties.iter().map(|p| p.points).sum::<f64>();
     let total = round1(earned.clamp(0.0, 100.0));
 
     let mut suggestions = Vec::new();
@@ -216,18 +218,31 @@ pub fn score(input: &ScoreInput<'_>) -> Result<QualityScore> {
             })
             .collect();
         examples.sort_by(|a, b| b.prior.total_cmp(&a.prior));
-        let names: Vec<String> = examples.iter().take(2).map(|e| format!("“{}”", e.text)).collect();
+        let names: Vec<String> = examples
+            .iter()
+            .take(2)
+            .map(|e| format!("“{}”", e.text))
+            .collect();
         let label = facet.label.to_lowercase();
         suggestions.push(if names.is_empty() {
             format!("Add {label} (+{} points).", facet.max_points)
         } else {
-            format!("Add {label} (+{} points), e.g. {}.", facet.max_points, names.join(" or "))
+            format!(
+                "Add {label} (+{} points), e.g. {}.",
+                facet.max_points,
+                names.join(" or ")
+            )
         });
     }
-    if !facets.iter().any(|f| f.facet == Facet::Subject && f.present)
+    if !facets
+        .iter()
+        .any(|f| f.facet == Facet::Subject && f.present)
         && analysis.category != Category::Text
     {
-        suggestions.insert(0, "Name the subject: what should the picture show?".to_string());
+        suggestions.insert(
+            0,
+            "Name the subject: what should the picture show?".to_string(),
+        );
     }
     for c in &analysis.conflicts {
         suggestions.push(format!(
@@ -255,8 +270,11 @@ pub fn score(input: &ScoreInput<'_>) -> Result<QualityScore> {
     }
     if specificity.points < SPECIFICITY_POINTS / 2.0 {
         suggestions.push(match analysis.category {
-            Category::Text => "Say more: what the answer is for and what it must include.".to_string(),
-            _ => "Describe the subject in more words: what it looks like, what it is doing.".to_string(),
+            Category::Text => {
+                "Say more: what the answer is for and what it must include.".to_string()
+            }
+            _ => "Describe the subject in more words: what it looks like, what it is doing."
+                .to_string(),
         });
     }
     if structure.points < STRUCTURE_POINTS {
@@ -313,14 +331,23 @@ fn structure(input: &ScoreInput<'_>) -> Component {
     let (points, detail) = match (input.adapter.family, input.adapter.category) {
         (Family::Midjourney, _) => {
             let ratio = has("ar") || has("aspect");
-            let others = input.parameters.iter().filter(|p| **p != "ar" && **p != "aspect").count();
+            let others = input
+                .parameters
+                .iter()
+                .filter(|p| **p != "ar" && **p != "aspect")
+                .count();
             let points = if ratio { 5.0 } else { 0.0 } + if others > 0 { 5.0 } else { 0.0 };
             (points, "Midjourney parameters last: --ar for the frame, --v (and --stylize, --no) for the look.".to_string())
         }
         (Family::StableDiffusion, _) => {
             let weights = has_weight_syntax(text);
-            let points = if input.has_negative_prompt { 5.0 } else { 0.0 } + if weights { 5.0 } else { 0.0 };
-            (points, "Stable Diffusion: a negative prompt and (term:1.2) weights on what matters most.".to_string())
+            let points =
+                if input.has_negative_prompt { 5.0 } else { 0.0 } + if weights { 5.0 } else { 0.0 };
+            (
+                points,
+                "Stable Diffusion: a negative prompt and (term:1.2) weights on what matters most."
+                    .to_string(),
+            )
         }
         (_, Category::Text) => {
             let sections = has_sections(text);
@@ -331,7 +358,13 @@ fn structure(input: &ScoreInput<'_>) -> Component {
         _ => {
             let points = if ends_sentence(text) { 5.0 } else { 0.0 }
                 + if keyword_pile(text) { 0.0 } else { 5.0 };
-            (points, format!("{} reads descriptive sentences better than a pile of keywords.", input.adapter.name))
+            (
+                points,
+                format!(
+                    "{} reads descriptive sentences better than a pile of keywords.",
+                    input.adapter.name
+                ),
+            )
         }
     };
     Component {
@@ -349,7 +382,10 @@ fn structure(input: &ScoreInput<'_>) -> Component {
 fn has_weight_syntax(text: &str) -> bool {
     text.match_indices(':').any(|(i, _)| {
         let after = &text[i + 1..];
-        let digits: String = after.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let digits: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
         !digits.is_empty()
             && digits.parse::<f64>().is_ok()
             && after[digits.len()..].starts_with(')')
@@ -363,14 +399,12 @@ fn has_sections(text: &str) -> bool {
         let line = line.trim();
         line.starts_with('#')
             || (line.starts_with('<') && line.ends_with('>') && line.len() > 2)
-            || line
-                .split_once(':')
-                .is_some_and(|(label, _)| {
-                    let words = label.split_whitespace().count();
-                    (1..=3).contains(&words)
-                        && label.chars().next().is_some_and(char::is_uppercase)
-                        && label.chars().all(|c| c.is_alphabetic() || c == ' ')
-                })
+            || line.split_once(':').is_some_and(|(label, _)| {
+                let words = label.split_whitespace().count();
+                (1..=3).contains(&words)
+                    && label.chars().next().is_some_and(char::is_uppercase)
+                    && label.chars().all(|c| c.is_alphabetic() || c == ' ')
+            })
     })
 }
 
@@ -391,7 +425,13 @@ mod tests {
     use crate::prompt::adapters::by_id;
     use crate::prompt::analyze::analyze;
 
-    fn total(category: Category, model: &str, text: &str, params: &[&str], negative: bool) -> QualityScore {
+    fn total(
+        category: Category,
+        model: &str,
+        text: &str,
+        params: &[&str],
+        negative: bool,
+    ) -> QualityScore {
         let analysis = analyze(category, text).unwrap();
         score(&ScoreInput {
             analysis: &analysis,
@@ -406,7 +446,11 @@ mod tests {
 
     #[test]
     fn facets_sum_to_eighty() {
-        for (c, m) in [(Category::Image, "image"), (Category::Video, "video"), (Category::Text, "text")] {
+        for (c, m) in [
+            (Category::Image, "image"),
+            (Category::Video, "video"),
+            (Category::Text, "text"),
+        ] {
             let s = total(c, m, "x", &[], false);
             let sum: f64 = s.facets.iter().map(|f| f.max_points).sum();
             assert!((sum - 80.0).abs() < 0.5, "{c:?} {sum}");
@@ -415,7 +459,13 @@ mod tests {
 
     #[test]
     fn richer_prompts_score_higher_and_stay_bounded() {
-        let bare = total(Category::Image, "midjourney-v7", "a beautiful sunset", &[], false);
+        let bare = total(
+            Category::Image,
+            "midjourney-v7",
+            "a beautiful sunset",
+            &[],
+            false,
+        );
         let rich = total(
             Category::Image,
             "midjourney-v7",
@@ -423,33 +473,95 @@ mod tests {
             &["ar", "v"],
             false,
         );
-        assert!(rich.total > bare.total + 20.0, "{} vs {}", rich.total, bare.total);
+        assert!(
+            rich.total > bare.total + 20.0,
+            "{} vs {}",
+            rich.total,
+            bare.total
+        );
         assert!((0.0..=100.0).contains(&rich.total));
-        assert!(bare.suggestions.iter().any(|s| s.contains("lighting")), "{:?}", bare.suggestions);
+        assert!(
+            bare.suggestions.iter().any(|s| s.contains("lighting")),
+            "{:?}",
+            bare.suggestions
+        );
     }
 
     #[test]
     fn conflicts_repetition_and_length_cost_points() {
-        let clean = total(Category::Image, "sdxl", "anime girl, cel shading", &[], false);
-        let conflicted = total(Category::Image, "sdxl", "anime girl, cel shading, photorealistic", &[], false);
-        assert!(conflicted.penalties.iter().any(|p| p.kind == PenaltyKind::Conflict));
-        assert!(conflicted.suggestions.iter().any(|s| s.contains("opposite")));
-        let long = "a castle on a hill with many towers and flags and knights and horses and dragons ".repeat(4);
+        let clean = total(
+            Category::Image,
+            "sdxl",
+            "anime girl, cel shading",
+            &[],
+            false,
+        );
+        let conflicted = total(
+            Category::Image,
+            "sdxl",
+            "anime girl, cel shading, photorealistic",
+            &[],
+            false,
+        );
+        assert!(conflicted
+            .penalties
+            .iter()
+            .any(|p| p.kind == PenaltyKind::Conflict));
+        assert!(conflicted
+            .suggestions
+            .iter()
+            .any(|s| s.contains("opposite")));
+        let long =
+            "a castle on a hill with many towers and flags and knights and horses and dragons "
+                .repeat(4);
         let s = total(Category::Image, "sdxl", &long, &[], false);
-        assert!(s.penalties.iter().any(|p| p.kind == PenaltyKind::OverLength), "{:?}", s.penalties);
-        assert!(s.penalties.iter().any(|p| p.kind == PenaltyKind::Repetition));
+        assert!(
+            s.penalties
+                .iter()
+                .any(|p| p.kind == PenaltyKind::OverLength),
+            "{:?}",
+            s.penalties
+        );
+        assert!(s
+            .penalties
+            .iter()
+            .any(|p| p.kind == PenaltyKind::Repetition));
         let _ = clean;
     }
 
     #[test]
     fn structure_rewards_model_syntax() {
         let plain = total(Category::Image, "midjourney-v7", "a cat", &[], false);
-        let params = total(Category::Image, "midjourney-v7", "a cat", &["ar", "v"], false);
+        let params = total(
+            Category::Image,
+            "midjourney-v7",
+            "a cat",
+            &["ar", "v"],
+            false,
+        );
         assert_eq!(params.structure.points - plain.structure.points, 10.0);
-        let sd = total(Category::Image, "sdxl", "a cat, (soft light:1.2)", &[], true);
+        let sd = total(
+            Category::Image,
+            "sdxl",
+            "a cat, (soft light:1.2)",
+            &[],
+            true,
+        );
         assert_eq!(sd.structure.points, 10.0);
-        let text = total(Category::Text, "gpt", "Summarize this.\n\nThe meeting was long.", &[], false);
-        let delimited = total(Category::Text, "gpt", "Summarize this.\n\"\"\"\nThe meeting was long.\n\"\"\"\n\n## Format\n- Bullets.", &[], false);
+        let text = total(
+            Category::Text,
+            "gpt",
+            "Summarize this.\n\nThe meeting was long.",
+            &[],
+            false,
+        );
+        let delimited = total(
+            Category::Text,
+            "gpt",
+            "Summarize this.\n\"\"\"\nThe meeting was long.\n\"\"\"\n\n## Format\n- Bullets.",
+            &[],
+            false,
+        );
         assert!(delimited.structure.points > text.structure.points);
     }
 
@@ -458,7 +570,9 @@ mod tests {
         assert!(has_weight_syntax("(a:1.2)"));
         assert!(!has_weight_syntax("time: 12:30"));
         assert!(keyword_pile("a, b, c, d"));
-        assert!(!keyword_pile("A cat sits on a mat, looking out of the window."));
+        assert!(!keyword_pile(
+            "A cat sits on a mat, looking out of the window."
+        ));
         assert!(has_sections("Do it\n\n## Role\nYou"));
         assert!(has_sections("Do it\n<format>\nx\n</format>"));
         assert!(!has_sections("Do it"));

@@ -87,8 +87,32 @@ pub fn tokenize(text: &str) -> Vec<Token> {
 fn is_break(c: char) -> bool {
     matches!(
         c,
-        ',' | '.' | ';' | ':' | '!' | '?' | '|' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>'
-            | '\n' | '\r' | '，' | '。' | '、' | '；' | '：' | '！' | '？' | '"' | '“' | '”'
+        ',' | '.'
+            | ';'
+            | ':'
+            | '!'
+            | '?'
+            | '|'
+            | '('
+            | ')'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '<'
+            | '>'
+            | '\n'
+            | '\r'
+            | '，'
+            | '。'
+            | '、'
+            | '；'
+            | '：'
+            | '！'
+            | '？'
+            | '"'
+            | '“'
+            | '”'
     )
 }
 
@@ -139,7 +163,10 @@ mod tests {
 
     #[test]
     fn keeps_inner_apostrophes_only() {
-        assert_eq!(norms("bird’s eye view 'quoted'"), ["bird's", "eye", "view", "quoted"]);
+        assert_eq!(
+            norms("bird’s eye view 'quoted'"),
+            ["bird's", "eye", "view", "quoted"]
+        );
     }
 
     #[test]

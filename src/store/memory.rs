@@ -65,7 +65,10 @@ impl Store for MemoryStore {
     async fn add_reward(&self, reward: &Reward) -> Result<()> {
         let mut t = self.tables.borrow_mut();
         if !t.spans.contains_key(&reward.span_id) {
-            return Err(Error::not_found("spanId", format!("no span {}", reward.span_id)));
+            return Err(Error::not_found(
+                "spanId",
+                format!("no span {}", reward.span_id),
+            ));
         }
         if t.rewards.contains_key(&reward.reward_id) {
             return Err(Error::new(
@@ -83,7 +86,10 @@ impl Store for MemoryStore {
 
     async fn spans_by_id(&self, span_ids: &[String]) -> Result<Vec<Span>> {
         let t = self.tables.borrow();
-        Ok(span_ids.iter().filter_map(|id| t.spans.get(id).cloned()).collect())
+        Ok(span_ids
+            .iter()
+            .filter_map(|id| t.spans.get(id).cloned())
+            .collect())
     }
 
     async fn spans(&self, query: &Query) -> Result<Vec<Span>> {
@@ -106,7 +112,9 @@ impl Store for MemoryStore {
             .filter(|r| query.category.is_none_or(|c| r.category == c))
             .filter(|r| query.span_id.as_ref().is_none_or(|id| &r.span_id == id))
             .collect();
-        found.sort_by(|a, b| newest_first((a.created_at, &a.reward_id), (b.created_at, &b.reward_id)));
+        found.sort_by(|a, b| {
+            newest_first((a.created_at, &a.reward_id), (b.created_at, &b.reward_id))
+        });
         Ok(page(found, query).into_iter().cloned().collect())
     }
 
@@ -129,7 +137,9 @@ impl Store for MemoryStore {
             .filter(|r| r.created_at >= created_at)
             .cloned()
             .collect();
-        found.sort_by(|a, b| newest_first((b.created_at, &b.reward_id), (a.created_at, &a.reward_id)));
+        found.sort_by(|a, b| {
+            newest_first((b.created_at, &b.reward_id), (a.created_at, &a.reward_id))
+        });
         Ok(found)
     }
 
@@ -198,19 +208,25 @@ impl Store for MemoryStore {
             if !next.spans.contains_key(&reward.span_id) {
                 return Err(Error::not_found(
                     "rewards",
-                    format!("reward {} refers to missing span {}", reward.reward_id, reward.span_id),
+                    format!(
+                        "reward {} refers to missing span {}",
+                        reward.reward_id, reward.span_id
+                    ),
                 ));
             }
             if next.rewards.contains_key(&reward.reward_id) {
                 report.rewards_skipped += 1;
             } else {
-                next.rewards.insert(reward.reward_id.clone(), reward.clone());
+                next.rewards
+                    .insert(reward.reward_id.clone(), reward.clone());
                 report.rewards_added += 1;
             }
         }
         for policy in &data.policies {
-            if !next.policies.contains_key(&policy.version) {
-                next.policies.insert(policy.version, policy.clone());
+            if let std::collections::btree_map::Entry::Vacant(slot) =
+                next.policies.entry(policy.version)
+            {
+                slot.insert(policy.clone());
                 report.policies_added += 1;
             }
         }

@@ -60,9 +60,13 @@ pub fn span(n: u64, category: Category, created_at: f64) -> Span {
         .to_string(),
         requested_model: Some("mj".to_string()),
         original_prompt: format!("a lighthouse on a cliff #{n}"),
-        optimized_prompt: format!("a lighthouse on a cliff #{n}, golden hour lighting --ar 16:9 --v 7"),
+        optimized_prompt: format!(
+            "a lighthouse on a cliff #{n}, golden hour lighting --ar 16:9 --v 7"
+        ),
         negative_prompt: None,
-        parameters: [("ar".to_string(), serde_json::json!("16:9"))].into_iter().collect(),
+        parameters: [("ar".to_string(), serde_json::json!("16:9"))]
+            .into_iter()
+            .collect(),
         original_quality_score: 31.5,
         quality_score: 62.25,
         edits: vec![AppliedEdit {
@@ -85,7 +89,9 @@ pub fn span(n: u64, category: Category, created_at: f64) -> Span {
         created_at,
         duration_ms: 0.25,
         options: Default::default(),
-        metadata: [("source".to_string(), serde_json::json!("conformance"))].into_iter().collect(),
+        metadata: [("source".to_string(), serde_json::json!("conformance"))]
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -110,7 +116,11 @@ pub fn reward(n: u64, span_n: u64, category: Category, value: f64, created_at: f
 }
 
 fn q(limit: usize, offset: usize) -> Query {
-    Query { limit, offset, ..Query::default() }
+    Query {
+        limit,
+        offset,
+        ..Query::default()
+    }
 }
 
 fn ids(spans: &[Span]) -> Vec<String> {
@@ -118,7 +128,10 @@ fn ids(spans: &[Span]) -> Vec<String> {
 }
 
 async fn counts<S: Store>(store: &S) -> (u64, u64) {
-    (store.count_spans(None).await.unwrap(), store.count_rewards().await.unwrap())
+    (
+        store.count_spans(None).await.unwrap(),
+        store.count_rewards().await.unwrap(),
+    )
 }
 
 pub async fn spans_round_trip_every_field<S: Store>(store: S) {
@@ -132,57 +145,110 @@ pub async fn spans_round_trip_every_field<S: Store>(store: S) {
 }
 
 pub async fn batch_with_a_stored_id_writes_nothing<S: Store>(store: S) {
-    store.add_spans(&[span(1, Category::Image, 1.0)]).await.unwrap();
-    let batch = vec![span(2, Category::Image, 2.0), span(1, Category::Video, 3.0), span(3, Category::Text, 4.0)];
+    store
+        .add_spans(&[span(1, Category::Image, 1.0)])
+        .await
+        .unwrap();
+    let batch = vec![
+        span(2, Category::Image, 2.0),
+        span(1, Category::Video, 3.0),
+        span(3, Category::Text, 4.0),
+    ];
     let e = store.add_spans(&batch).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::Duplicate);
     assert_eq!(counts(&store).await, (1, 0));
     assert_eq!(store.span(&sid(2)).await.unwrap(), None);
-    assert_eq!(store.span(&sid(1)).await.unwrap().unwrap().category, Category::Image);
+    assert_eq!(
+        store.span(&sid(1)).await.unwrap().unwrap().category,
+        Category::Image
+    );
 }
 
 pub async fn batch_repeating_an_id_writes_nothing<S: Store>(store: S) {
-    let batch = vec![span(5, Category::Image, 1.0), span(6, Category::Image, 2.0), span(5, Category::Image, 3.0)];
-    assert_eq!(store.add_spans(&batch).await.unwrap_err().code, ErrorCode::Duplicate);
+    let batch = vec![
+        span(5, Category::Image, 1.0),
+        span(6, Category::Image, 2.0),
+        span(5, Category::Image, 3.0),
+    ];
+    assert_eq!(
+        store.add_spans(&batch).await.unwrap_err().code,
+        ErrorCode::Duplicate
+    );
     assert_eq!(counts(&store).await, (0, 0));
 }
 
 pub async fn reward_needs_its_span_and_a_new_id<S: Store>(store: S) {
-    let e = store.add_reward(&reward(1, 9, Category::Image, 0.1, 5.0)).await.unwrap_err();
+    let e = store
+        .add_reward(&reward(1, 9, Category::Image, 0.1, 5.0))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::NotFound);
-    store.add_spans(&[span(9, Category::Image, 1.0)]).await.unwrap();
-    store.add_reward(&reward(1, 9, Category::Image, 0.1, 5.0)).await.unwrap();
-    let e = store.add_reward(&reward(1, 9, Category::Image, 0.9, 6.0)).await.unwrap_err();
+    store
+        .add_spans(&[span(9, Category::Image, 1.0)])
+        .await
+        .unwrap();
+    store
+        .add_reward(&reward(1, 9, Category::Image, 0.1, 5.0))
+        .await
+        .unwrap();
+    let e = store
+        .add_reward(&reward(1, 9, Category::Image, 0.9, 6.0))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::Duplicate);
     // A second reward on the same span is kept.
-    store.add_reward(&reward(2, 9, Category::Image, 0.9, 6.0)).await.unwrap();
+    store
+        .add_reward(&reward(2, 9, Category::Image, 0.9, 6.0))
+        .await
+        .unwrap();
     assert_eq!(counts(&store).await, (1, 2));
     let all = store.all_rewards().await.unwrap();
     assert_eq!(all[0].value, 0.1);
 }
 
 pub async fn listings_are_newest_first_and_page<S: Store>(store: S) {
-    let batch: Vec<Span> = (0..25).map(|n| span(n, Category::Image, 100.0 + (n % 10) as f64)).collect();
+    let batch: Vec<Span> = (0..25)
+        .map(|n| span(n, Category::Image, 100.0 + (n % 10) as f64))
+        .collect();
     store.add_spans(&batch).await.unwrap();
     let all = store.spans(&q(100, 0)).await.unwrap();
     assert_eq!(all.len(), 25);
     for w in all.windows(2) {
         let (a, b) = (&w[0], &w[1]);
-        assert!(a.created_at > b.created_at || (a.created_at == b.created_at && a.span_id > b.span_id), "order");
+        assert!(
+            a.created_at > b.created_at || (a.created_at == b.created_at && a.span_id > b.span_id),
+            "order"
+        );
     }
     let page1 = store.spans(&q(10, 0)).await.unwrap();
     let page2 = store.spans(&q(10, 10)).await.unwrap();
     let page3 = store.spans(&q(10, 20)).await.unwrap();
     assert_eq!((page1.len(), page2.len(), page3.len()), (10, 10, 5));
-    let joined: Vec<String> = [page1, page2, page3].concat().iter().map(|s| s.span_id.clone()).collect();
+    let joined: Vec<String> = [page1, page2, page3]
+        .concat()
+        .iter()
+        .map(|s| s.span_id.clone())
+        .collect();
     assert_eq!(joined, ids(&all));
     assert!(store.spans(&q(10, 25)).await.unwrap().is_empty());
     assert!(store.spans(&q(0, 0)).await.unwrap().is_empty());
     for n in 0..5 {
-        store.add_reward(&reward(n, n, Category::Image, 0.1 * n as f64, 200.0 + n as f64)).await.unwrap();
+        store
+            .add_reward(&reward(
+                n,
+                n,
+                Category::Image,
+                0.1 * n as f64,
+                200.0 + n as f64,
+            ))
+            .await
+            .unwrap();
     }
     let rewards = store.rewards(&q(2, 1)).await.unwrap();
-    assert_eq!(rewards.iter().map(|r| r.created_at).collect::<Vec<_>>(), vec![203.0, 202.0]);
+    assert_eq!(
+        rewards.iter().map(|r| r.created_at).collect::<Vec<_>>(),
+        vec![203.0, 202.0]
+    );
 }
 
 pub async fn queries_filter_by_category_task_and_span<S: Store>(store: S) {
@@ -191,59 +257,129 @@ pub async fn queries_filter_by_category_task_and_span<S: Store>(store: S) {
         .collect();
     store.add_spans(&batch).await.unwrap();
     let video = store
-        .spans(&Query { category: Some(Category::Video), limit: 100, ..Query::default() })
+        .spans(&Query {
+            category: Some(Category::Video),
+            limit: 100,
+            ..Query::default()
+        })
         .await
         .unwrap();
     assert_eq!(video.len(), 4);
     assert!(video.iter().all(|s| s.category == Category::Video));
     let page = store
-        .spans(&Query { category: Some(Category::Video), limit: 2, offset: 1, ..Query::default() })
+        .spans(&Query {
+            category: Some(Category::Video),
+            limit: 2,
+            offset: 1,
+            ..Query::default()
+        })
         .await
         .unwrap();
     assert_eq!(ids(&page), ids(&video[1..3]));
     let task = store
-        .spans(&Query { task_id: Some(tid(3)), limit: 100, ..Query::default() })
+        .spans(&Query {
+            task_id: Some(tid(3)),
+            limit: 100,
+            ..Query::default()
+        })
         .await
         .unwrap();
     assert_eq!(ids(&task), vec![sid(7), sid(6)]);
-    store.add_reward(&reward(1, 4, Category::Video, 0.2, 50.0)).await.unwrap();
-    store.add_reward(&reward(2, 5, Category::Text, 0.3, 51.0)).await.unwrap();
-    store.add_reward(&reward(3, 4, Category::Video, 0.4, 52.0)).await.unwrap();
-    let of4 = store
-        .rewards(&Query { span_id: Some(sid(4)), limit: 100, ..Query::default() })
+    store
+        .add_reward(&reward(1, 4, Category::Video, 0.2, 50.0))
         .await
         .unwrap();
-    assert_eq!(of4.iter().map(|r| r.value).collect::<Vec<_>>(), vec![0.4, 0.2]);
+    store
+        .add_reward(&reward(2, 5, Category::Text, 0.3, 51.0))
+        .await
+        .unwrap();
+    store
+        .add_reward(&reward(3, 4, Category::Video, 0.4, 52.0))
+        .await
+        .unwrap();
+    let of4 = store
+        .rewards(&Query {
+            span_id: Some(sid(4)),
+            limit: 100,
+            ..Query::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        of4.iter().map(|r| r.value).collect::<Vec<_>>(),
+        vec![0.4, 0.2]
+    );
     let text = store
-        .rewards(&Query { category: Some(Category::Text), limit: 100, ..Query::default() })
+        .rewards(&Query {
+            category: Some(Category::Text),
+            limit: 100,
+            ..Query::default()
+        })
         .await
         .unwrap();
     assert_eq!(text.len(), 1);
 }
 
 pub async fn full_reads_are_oldest_first<S: Store>(store: S) {
-    let batch: Vec<Span> = [5.0, 1.0, 3.0].iter().enumerate().map(|(i, t)| span(i as u64, Category::Image, *t)).collect();
+    let batch: Vec<Span> = [5.0, 1.0, 3.0]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| span(i as u64, Category::Image, *t))
+        .collect();
     store.add_spans(&batch).await.unwrap();
     let all = store.all_spans().await.unwrap();
-    assert_eq!(all.iter().map(|s| s.created_at).collect::<Vec<_>>(), vec![1.0, 3.0, 5.0]);
-    store.add_reward(&reward(1, 0, Category::Image, 0.0, 9.0)).await.unwrap();
-    store.add_reward(&reward(2, 1, Category::Image, 0.0, 7.0)).await.unwrap();
+    assert_eq!(
+        all.iter().map(|s| s.created_at).collect::<Vec<_>>(),
+        vec![1.0, 3.0, 5.0]
+    );
+    store
+        .add_reward(&reward(1, 0, Category::Image, 0.0, 9.0))
+        .await
+        .unwrap();
+    store
+        .add_reward(&reward(2, 1, Category::Image, 0.0, 7.0))
+        .await
+        .unwrap();
     let all = store.all_rewards().await.unwrap();
-    assert_eq!(all.iter().map(|r| r.created_at).collect::<Vec<_>>(), vec![7.0, 9.0]);
+    assert_eq!(
+        all.iter().map(|r| r.created_at).collect::<Vec<_>>(),
+        vec![7.0, 9.0]
+    );
 }
 
 pub async fn rewards_since_a_time<S: Store>(store: S) {
-    store.add_spans(&[span(1, Category::Image, 1.0)]).await.unwrap();
+    store
+        .add_spans(&[span(1, Category::Image, 1.0)])
+        .await
+        .unwrap();
     for n in 0..6 {
-        store.add_reward(&reward(n, 1, Category::Image, 0.0, 10.0 * n as f64)).await.unwrap();
+        store
+            .add_reward(&reward(n, 1, Category::Image, 0.0, 10.0 * n as f64))
+            .await
+            .unwrap();
     }
     let since = store.rewards_since(30.0).await.unwrap();
-    assert_eq!(since.iter().map(|r| r.created_at).collect::<Vec<_>>(), vec![30.0, 40.0, 50.0]);
+    assert_eq!(
+        since.iter().map(|r| r.created_at).collect::<Vec<_>>(),
+        vec![30.0, 40.0, 50.0]
+    );
     assert!(store.rewards_since(51.0).await.unwrap().is_empty());
 }
 
 pub async fn counts_by_category<S: Store>(store: S) {
-    let batch: Vec<Span> = (0..10).map(|n| span(n, if n < 7 { Category::Image } else { Category::Text }, n as f64)).collect();
+    let batch: Vec<Span> = (0..10)
+        .map(|n| {
+            span(
+                n,
+                if n < 7 {
+                    Category::Image
+                } else {
+                    Category::Text
+                },
+                n as f64,
+            )
+        })
+        .collect();
     store.add_spans(&batch).await.unwrap();
     assert_eq!(store.count_spans(None).await.unwrap(), 10);
     assert_eq!(store.count_spans(Some(Category::Image)).await.unwrap(), 7);
@@ -266,29 +402,51 @@ pub async fn policy_snapshots_by_version<S: Store>(store: S) {
     store.put_policy(&snap(3, 0.75)).await.unwrap();
     store.put_policy(&snap(3, 0.8)).await.unwrap(); // same version: replaced
     assert_eq!(store.latest_policy().await.unwrap(), Some(snap(3, 0.8)));
-    let versions: Vec<u32> = store.all_policies().await.unwrap().iter().map(|p| p.version).collect();
+    let versions: Vec<u32> = store
+        .all_policies()
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.version)
+        .collect();
     assert_eq!(versions, vec![1, 2, 3]);
 }
 
 pub async fn meta_settings<S: Store>(store: S) {
     assert_eq!(store.meta("sentinel").await.unwrap(), None);
-    store.put_meta("sentinel", &serde_json::json!({ "createdAt": 5 })).await.unwrap();
-    store.put_meta("sentinel", &serde_json::json!({ "createdAt": 6 })).await.unwrap();
-    assert_eq!(store.meta("sentinel").await.unwrap(), Some(serde_json::json!({ "createdAt": 6 })));
+    store
+        .put_meta("sentinel", &serde_json::json!({ "createdAt": 5 }))
+        .await
+        .unwrap();
+    store
+        .put_meta("sentinel", &serde_json::json!({ "createdAt": 6 }))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.meta("sentinel").await.unwrap(),
+        Some(serde_json::json!({ "createdAt": 6 }))
+    );
 }
 
 pub async fn spans_by_id_keep_order_and_skip_missing<S: Store>(store: S) {
     let batch: Vec<Span> = (0..5).map(|n| span(n, Category::Image, n as f64)).collect();
     store.add_spans(&batch).await.unwrap();
-    let got = store.spans_by_id(&[sid(3), sid(99), sid(0), sid(3)]).await.unwrap();
+    let got = store
+        .spans_by_id(&[sid(3), sid(99), sid(0), sid(3)])
+        .await
+        .unwrap();
     assert_eq!(ids(&got), vec![sid(3), sid(0), sid(3)]);
     assert!(store.spans_by_id(&[]).await.unwrap().is_empty());
 }
 
 fn dataset(from: u64, to: u64) -> Dataset {
     Dataset {
-        spans: (from..to).map(|n| span(n, Category::Video, n as f64)).collect(),
-        rewards: (from..to).map(|n| reward(n, n, Category::Video, 0.5, 100.0 + n as f64)).collect(),
+        spans: (from..to)
+            .map(|n| span(n, Category::Video, n as f64))
+            .collect(),
+        rewards: (from..to)
+            .map(|n| reward(n, n, Category::Video, 0.5, 100.0 + n as f64))
+            .collect(),
         policies: vec![PolicySnapshot {
             version: to as u32,
             created_at: 1.0,
@@ -312,21 +470,37 @@ pub async fn import_merge_keeps_existing_records<S: Store>(store: S) {
 }
 
 pub async fn import_replace_drops_old_records<S: Store>(store: S) {
-    store.add_spans(&[span(50, Category::Image, 2.0)]).await.unwrap();
-    store.add_reward(&reward(50, 50, Category::Image, 0.1, 3.0)).await.unwrap();
-    store.put_meta("sentinel", &serde_json::json!(1)).await.unwrap();
+    store
+        .add_spans(&[span(50, Category::Image, 2.0)])
+        .await
+        .unwrap();
+    store
+        .add_reward(&reward(50, 50, Category::Image, 0.1, 3.0))
+        .await
+        .unwrap();
+    store
+        .put_meta("sentinel", &serde_json::json!(1))
+        .await
+        .unwrap();
     let data = dataset(0, 3);
     store.import(&data, true).await.unwrap();
     assert_eq!(store.all_spans().await.unwrap(), data.spans);
     assert_eq!(store.all_rewards().await.unwrap(), data.rewards);
     assert_eq!(store.all_policies().await.unwrap(), data.policies);
-    assert_eq!(store.meta("sentinel").await.unwrap(), Some(serde_json::json!(1)));
+    assert_eq!(
+        store.meta("sentinel").await.unwrap(),
+        Some(serde_json::json!(1))
+    );
 }
 
 pub async fn failed_import_changes_nothing<S: Store>(store: S) {
-    store.add_spans(&[span(70, Category::Image, 2.0)]).await.unwrap();
+    store
+        .add_spans(&[span(70, Category::Image, 2.0)])
+        .await
+        .unwrap();
     let mut data = dataset(0, 4);
-    data.rewards.push(reward(77, 12345, Category::Video, 0.5, 1.0)); // span missing
+    data.rewards
+        .push(reward(77, 12345, Category::Video, 0.5, 1.0)); // span missing
     for replace in [false, true] {
         assert!(store.import(&data, replace).await.is_err());
         assert_eq!(counts(&store).await, (1, 0));
@@ -337,18 +511,29 @@ pub async fn failed_import_changes_nothing<S: Store>(store: S) {
 
 pub async fn clear_removes_records_but_keeps_settings<S: Store>(store: S) {
     store.import(&dataset(0, 4), false).await.unwrap();
-    store.put_meta("theme", &serde_json::json!("dark")).await.unwrap();
+    store
+        .put_meta("theme", &serde_json::json!("dark"))
+        .await
+        .unwrap();
     store.clear().await.unwrap();
     assert_eq!(counts(&store).await, (0, 0));
     assert_eq!(store.latest_policy().await.unwrap(), None);
-    assert_eq!(store.meta("theme").await.unwrap(), Some(serde_json::json!("dark")));
+    assert_eq!(
+        store.meta("theme").await.unwrap(),
+        Some(serde_json::json!("dark"))
+    );
     // Still usable.
-    store.add_spans(&[span(1, Category::Text, 1.0)]).await.unwrap();
+    store
+        .add_spans(&[span(1, Category::Text, 1.0)])
+        .await
+        .unwrap();
     assert_eq!(counts(&store).await, (1, 0));
 }
 
 pub async fn large_batch_in_one_write<S: Store>(store: S) {
-    let batch: Vec<Span> = (0..2000).map(|n| span(n, Category::ALL[(n % 3) as usize], n as f64)).collect();
+    let batch: Vec<Span> = (0..2000)
+        .map(|n| span(n, Category::ALL[(n % 3) as usize], n as f64))
+        .collect();
     store.add_spans(&batch).await.unwrap();
     assert_eq!(store.count_spans(None).await.unwrap(), 2000);
     assert_eq!(store.all_spans().await.unwrap(), batch);

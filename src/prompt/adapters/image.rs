@@ -165,7 +165,12 @@ pub(super) fn render_midjourney(adapter: &Adapter, input: &RenderInput<'_>) -> R
         p.params.push(("no".to_string(), negatives.join(", ")));
     }
     p.take("seed", &["seed"], int("seed"), None);
-    p.take("q", &["q", "quality"], opts.text("quality").map(str::to_string), None);
+    p.take(
+        "q",
+        &["q", "quality"],
+        opts.text("quality").map(str::to_string),
+        None,
+    );
     p.take(
         "style",
         &["style"],
@@ -274,7 +279,10 @@ fn weighted(text: &str, weight: f32) -> String {
     if (weight - 1.0).abs() < 0.005 {
         text.to_string()
     } else {
-        format!("({text}:{})", format_number((weight as f64 * 100.0).round() / 100.0))
+        format!(
+            "({text}:{})",
+            format_number((weight as f64 * 100.0).round() / 100.0)
+        )
     }
 }
 
@@ -301,8 +309,14 @@ pub(super) fn render_stable_diffusion(adapter: &Adapter, input: &RenderInput<'_>
         } else {
             SD15_NEGATIVE
         };
-        let photo = input.tags.iter().any(|t| t.axis == "realism" && t.value == "photo");
-        let drawn = input.tags.iter().any(|t| t.axis == "realism" && t.value == "drawn");
+        let photo = input
+            .tags
+            .iter()
+            .any(|t| t.axis == "realism" && t.value == "photo");
+        let drawn = input
+            .tags
+            .iter()
+            .any(|t| t.axis == "realism" && t.value == "drawn");
         let style_guard: &[&str] = if photo {
             &["cartoon", "illustration"]
         } else if drawn {
@@ -347,7 +361,9 @@ pub(super) fn render_stable_diffusion(adapter: &Adapter, input: &RenderInput<'_>
         .insert("steps".into(), json!(opts.integer("steps").unwrap_or(30)));
     out.parameters.insert(
         "cfgScale".into(),
-        json!(opts.number("cfgScale").unwrap_or(if xl { 6.0 } else { 7.0 })),
+        json!(opts
+            .number("cfgScale")
+            .unwrap_or(if xl { 6.0 } else { 7.0 })),
     );
     out.parameters.insert(
         "sampler".into(),
@@ -446,10 +462,15 @@ pub(super) fn render_natural(adapter: &Adapter, input: &RenderInput<'_>) -> Rend
                 "quality".into(),
                 json!(opts.text("quality").unwrap_or("standard")),
             );
-            let photo = input.tags.iter().any(|t| t.axis == "realism" && t.value == "photo");
+            let photo = input
+                .tags
+                .iter()
+                .any(|t| t.axis == "realism" && t.value == "photo");
             let vivid = opts.flag("vivid").unwrap_or(!photo);
-            out.parameters
-                .insert("style".into(), json!(if vivid { "vivid" } else { "natural" }));
+            out.parameters.insert(
+                "style".into(),
+                json!(if vivid { "vivid" } else { "natural" }),
+            );
         }
         Family::Flux => {
             out.parameters
@@ -458,8 +479,10 @@ pub(super) fn render_natural(adapter: &Adapter, input: &RenderInput<'_>) -> Rend
                 "guidance".into(),
                 json!(opts.number("guidance").unwrap_or(3.5)),
             );
-            out.parameters
-                .insert("num_inference_steps".into(), json!(opts.integer("steps").unwrap_or(28)));
+            out.parameters.insert(
+                "num_inference_steps".into(),
+                json!(opts.integer("steps").unwrap_or(28)),
+            );
             if let Some(seed) = opts.integer("seed") {
                 out.parameters.insert("seed".into(), json!(seed));
             }
@@ -482,7 +505,8 @@ mod tests {
 
     #[test]
     fn splits_midjourney_parameters() {
-        let (text, params) = split_midjourney_params("Blue --sref 277118899 --ar 16:9 --no text, logo");
+        let (text, params) =
+            split_midjourney_params("Blue --sref 277118899 --ar 16:9 --no text, logo");
         assert_eq!(text, "Blue");
         assert_eq!(
             params.params,
@@ -510,10 +534,22 @@ mod tests {
 
     #[test]
     fn sentences() {
-        assert_eq!(sentence(&["golden hour lighting", "warm tones."]).unwrap(), "Golden hour lighting, warm tones.");
+        assert_eq!(
+            sentence(&["golden hour lighting", "warm tones."]).unwrap(),
+            "Golden hour lighting, warm tones."
+        );
         assert_eq!(sentence(&[]), None);
-        assert_eq!(lead_sentence("a cat,", &["sharp focus"]), "a cat, sharp focus.");
-        assert_eq!(lead_sentence("A cat sleeps.", &["sharp focus"]), "A cat sleeps. Sharp focus.");
-        assert_eq!(negative_sentence(&["text".into(), "logos".into()]).unwrap(), "No text or logos.");
+        assert_eq!(
+            lead_sentence("a cat,", &["sharp focus"]),
+            "a cat, sharp focus."
+        );
+        assert_eq!(
+            lead_sentence("A cat sleeps.", &["sharp focus"]),
+            "A cat sleeps. Sharp focus."
+        );
+        assert_eq!(
+            negative_sentence(&["text".into(), "logos".into()]).unwrap(),
+            "No text or logos."
+        );
     }
 }

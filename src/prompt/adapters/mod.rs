@@ -111,9 +111,16 @@ pub fn estimate_clip_tokens(text: &str) -> usize {
     let mut count = 0usize;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == ':' && chars.peek().is_some_and(|n| n.is_ascii_digit() || *n == '.') {
+        if c == ':'
+            && chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_digit() || *n == '.')
+        {
             // a weight ":1.2" is syntax, not text
-            while chars.peek().is_some_and(|n| n.is_ascii_digit() || *n == '.') {
+            while chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_digit() || *n == '.')
+            {
                 chars.next();
             }
         } else if c.is_alphanumeric() {
@@ -130,7 +137,11 @@ pub fn estimate_clip_tokens(text: &str) -> usize {
                 }
                 chars.next();
             }
-            count += if ascii_len > 0 { 1 + ascii_len.saturating_sub(1) / 7 } else { 0 };
+            count += if ascii_len > 0 {
+                1 + ascii_len.saturating_sub(1) / 7
+            } else {
+                0
+            };
             count += other * 2;
         } else if !c.is_whitespace() && !matches!(c, '(' | ')' | '[' | ']') {
             count += 1;
@@ -326,7 +337,10 @@ const MAX_EDITS: OptionSpec = spec(
 const MAX_LENGTH: OptionSpec = spec(
     "maxLength",
     &["max_length"],
-    OptionKind::Integer { min: 20, max: 20_000 },
+    OptionKind::Integer {
+        min: 20,
+        max: 20_000,
+    },
     "Longest optimized prompt, in characters.",
 );
 const STYLE: OptionSpec = spec(
@@ -337,7 +351,13 @@ const STYLE: OptionSpec = spec(
 );
 const NEGATIVE: OptionSpec = spec(
     "negative",
-    &["no", "negativePrompt", "negative_prompt", "negativeTerms", "negative_terms"],
+    &[
+        "no",
+        "negativePrompt",
+        "negative_prompt",
+        "negativeTerms",
+        "negative_terms",
+    ],
     OptionKind::Terms { max_items: 30 },
     "Things to keep out of the result.",
 );
@@ -386,7 +406,12 @@ const MJ_COMMON: [OptionSpec; 10] = [
         OptionKind::Boolean,
         "--style raw: less of Midjourney's default aesthetic.",
     ),
-    spec("tile", &[], OptionKind::Boolean, "--tile: seamless repeating pattern."),
+    spec(
+        "tile",
+        &[],
+        OptionKind::Boolean,
+        "--tile: seamless repeating pattern.",
+    ),
     STYLE,
     MAX_EDITS,
 ];
@@ -439,7 +464,12 @@ const MJ7_OPTIONS: &[OptionSpec] = &[
         },
         "--q: rendering time spent (v7).",
     ),
-    spec("draft", &[], OptionKind::Boolean, "--draft: fast, cheap drafts (v7)."),
+    spec(
+        "draft",
+        &[],
+        OptionKind::Boolean,
+        "--draft: fast, cheap drafts (v7).",
+    ),
     spec(
         "exp",
         &[],
@@ -468,7 +498,10 @@ const fn sd_options(ratios: &'static [&'static str]) -> [OptionSpec; 11] {
         spec(
             "cfgScale",
             &["cfg_scale", "cfg", "guidance"],
-            OptionKind::Number { min: 1.0, max: 30.0 },
+            OptionKind::Number {
+                min: 1.0,
+                max: 30.0,
+            },
             "Classifier-free guidance scale.",
         ),
         spec(
@@ -549,7 +582,10 @@ const FLUX_OPTIONS: &[OptionSpec] = &[
     spec(
         "guidance",
         &["cfgScale", "cfg_scale"],
-        OptionKind::Number { min: 1.0, max: 10.0 },
+        OptionKind::Number {
+            min: 1.0,
+            max: 10.0,
+        },
         "Guidance scale.",
     ),
     spec(
@@ -564,7 +600,8 @@ const FLUX_OPTIONS: &[OptionSpec] = &[
     MAX_EDITS,
     MAX_LENGTH,
 ];
-const GENERIC_IMAGE_OPTIONS: &[OptionSpec] = &[ANY_RATIO, NEGATIVE, SEED, STYLE, MAX_EDITS, MAX_LENGTH];
+const GENERIC_IMAGE_OPTIONS: &[OptionSpec] =
+    &[ANY_RATIO, NEGATIVE, SEED, STYLE, MAX_EDITS, MAX_LENGTH];
 
 const SORA_OPTIONS: &[OptionSpec] = &[
     spec(
@@ -605,7 +642,9 @@ const RUNWAY_OPTIONS: &[OptionSpec] = &[
     spec(
         "duration",
         &["seconds"],
-        OptionKind::Choice { values: &["5", "10"] },
+        OptionKind::Choice {
+            values: &["5", "10"],
+        },
         "Clip length in seconds.",
     ),
     SEED,
@@ -668,7 +707,9 @@ const TEXT_OPTIONS: &[OptionSpec] = &[
         "format",
         &[],
         OptionKind::Choice {
-            values: &["prose", "bullets", "numbered", "table", "json", "markdown", "code"],
+            values: &[
+                "prose", "bullets", "numbered", "table", "json", "markdown", "code",
+            ],
         },
         "Shape of the answer.",
     ),
@@ -677,7 +718,13 @@ const TEXT_OPTIONS: &[OptionSpec] = &[
         &[],
         OptionKind::Choice {
             values: &[
-                "neutral", "formal", "friendly", "casual", "persuasive", "playful", "academic",
+                "neutral",
+                "formal",
+                "friendly",
+                "casual",
+                "persuasive",
+                "playful",
+                "academic",
                 "empathetic",
             ],
         },
@@ -698,7 +745,10 @@ const TEXT_OPTIONS: &[OptionSpec] = &[
     spec(
         "maxWords",
         &["max_words"],
-        OptionKind::Integer { min: 1, max: 100_000 },
+        OptionKind::Integer {
+            min: 1,
+            max: 100_000,
+        },
         "Longest answer, in words.",
     ),
     spec(
@@ -716,7 +766,10 @@ const TEXT_OPTIONS: &[OptionSpec] = &[
     spec(
         "maxTokens",
         &["max_tokens", "maxOutputTokens"],
-        OptionKind::Integer { min: 1, max: 1_000_000 },
+        OptionKind::Integer {
+            min: 1,
+            max: 1_000_000,
+        },
         "Most output tokens (a request parameter).",
     ),
     MAX_EDITS,
@@ -980,7 +1033,11 @@ pub fn resolve(category: Category, model: Option<&str>) -> crate::Result<Resolve
             format!(
                 "{} is a{} {} model, but the category is {}",
                 other.name,
-                if other.category == Category::Image { "n" } else { "" },
+                if other.category == Category::Image {
+                    "n"
+                } else {
+                    ""
+                },
                 other.category.as_str(),
                 category.as_str()
             ),
@@ -1029,10 +1086,19 @@ mod tests {
     #[test]
     fn resolves_aliases_case_insensitively() {
         assert_eq!(id(Category::Image, "mj"), ("midjourney-v7", false));
-        assert_eq!(id(Category::Image, "Midjourney v7"), ("midjourney-v7", false));
-        assert_eq!(id(Category::Image, "Midjourney V6.1"), ("midjourney-v6", false));
+        assert_eq!(
+            id(Category::Image, "Midjourney v7"),
+            ("midjourney-v7", false)
+        );
+        assert_eq!(
+            id(Category::Image, "Midjourney V6.1"),
+            ("midjourney-v6", false)
+        );
         assert_eq!(id(Category::Image, "SDXL"), ("sdxl", false));
-        assert_eq!(id(Category::Image, "Stable Diffusion 1.5"), ("sd-1.5", false));
+        assert_eq!(
+            id(Category::Image, "Stable Diffusion 1.5"),
+            ("sd-1.5", false)
+        );
         assert_eq!(id(Category::Image, "DALL·E 3"), ("dall-e-3", false));
         assert_eq!(id(Category::Image, "flux.1-dev"), ("flux", false));
         assert_eq!(id(Category::Video, "Runway Gen-4"), ("runway", false));

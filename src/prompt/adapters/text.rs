@@ -43,7 +43,10 @@ pub(super) fn option_edits(options: &ModelOptions) -> Vec<RenderEdit> {
         add(Facet::Tone, sentence.to_string());
     }
     if let Some(audience) = options.text("audience") {
-        add(Facet::Audience, format!("Write for this audience: {audience}."));
+        add(
+            Facet::Audience,
+            format!("Write for this audience: {audience}."),
+        );
     }
     if let Some(language) = options.text("language") {
         add(Facet::Constraints, format!("Answer in {language}."));
@@ -76,7 +79,11 @@ fn delimit_input(text: &str) -> String {
         .or_else(|| text.find("：\n").map(|i| i + '：'.len_utf8()));
     match split {
         Some(at) if !text[at..].trim().is_empty() => {
-            format!("{}\n\"\"\"\n{}\n\"\"\"", text[..at].trim_end(), text[at..].trim())
+            format!(
+                "{}\n\"\"\"\n{}\n\"\"\"",
+                text[..at].trim_end(),
+                text[at..].trim()
+            )
         }
         _ => text.to_string(),
     }

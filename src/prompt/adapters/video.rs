@@ -47,8 +47,10 @@ pub(super) fn render(adapter: &Adapter, input: &RenderInput<'_>) -> Rendered {
                 _ => "1280x720",
             };
             out.parameters.insert("size".into(), json!(size));
-            out.parameters
-                .insert("seconds".into(), json!(opts.integer("duration").unwrap_or(8)));
+            out.parameters.insert(
+                "seconds".into(),
+                json!(opts.integer("duration").unwrap_or(8)),
+            );
             if let Some(r) = opts.text("resolution") {
                 out.parameters.insert("resolution".into(), json!(r));
             }

@@ -1,0 +1,57 @@
+# lightprompt — every command a newcomer needs. `make test` and `make demo` set up what is
+# missing first (scripts/setup.sh), so a fresh clone needs nothing else.
+
+SHELL := /bin/bash
+BUILD := $(abspath build)
+PORT ?= 8080
+# chromedriver leaves temp files per run: keep them inside the build folder.
+export TMPDIR := $(BUILD)/tmp
+
+.PHONY: setup check test test-native test-wasm test-pkg test-e2e pkg demo bench fuzz fmt clean
+
+setup:
+	@mkdir -p $(TMPDIR)
+	@./scripts/setup.sh
+
+fmt:
+	cargo fmt
+
+check: setup
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+
+test-native: setup
+	cargo test --all-targets
+	cargo test --doc
+
+test-wasm: setup
+	cargo test --target wasm32-unknown-unknown --tests
+
+pkg: setup
+	./scripts/build-pkg.sh
+
+test-pkg: pkg
+	node --test tests/js/
+
+test-e2e: pkg
+	node --test tests/e2e/
+
+## Every test: formatting, lints (native and wasm32), native tests, wasm tests in headless
+## Chromium, the npm package in Node, the page end to end.
+test: check test-native test-wasm test-pkg test-e2e
+	@echo "make test: all passed"
+
+## Build the web package and serve www/ on 127.0.0.1.
+demo: pkg
+	@echo "lightprompt is at http://127.0.0.1:$(PORT)/  (Ctrl+C stops it)"
+	python3 -m http.server $(PORT) --bind 127.0.0.1 --directory www
+
+bench: pkg
+	./scripts/bench.sh
+
+fuzz: setup
+	./scripts/fuzz.sh
+
+clean:
+	rm -rf build pkg www/pkg

@@ -1,0 +1,670 @@
+//! IndexedDB through rexie: the store that persists in the browser.
+//!
+//! Schema (version [`SCHEMA_VERSION`]; rexie deletes any store a version does not list, so
+//! every version lists every store):
+//!
+//! | store | key | indexes |
+//! |---|---|---|
+//! | `spans` | `spanId` | `taskId`, `category`, `createdAt`, `category_createdAt` |
+//! | `rewards` | `rewardId` | `spanId`, `category`, `createdAt` |
+//! | `policy` | `version` | |
+//! | `meta` | out-of-line key | |
+//!
+//! Every write is one transaction, awaited to its end: a transaction that aborted is an
+//! error, never `Ok` (rexie reports an abort as `Ok(TransactionResult::Aborted)`).
+
+use super::{newest_first, Dataset, ImportReport, PolicySnapshot, Query, StorageKind, Store};
+use crate::error::{Error, ErrorCode, Result};
+use crate::prompt::Category;
+use crate::span::{Reward, Span};
+use rexie::{Direction, Index, KeyRange, ObjectStore, Rexie, TransactionMode, TransactionResult};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wasm_bindgen::{JsCast, JsValue};
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const SPANS: &str = "spans";
+const REWARDS: &str = "rewards";
+const POLICY: &str = "policy";
+const META: &str = "meta";
+
+/// The IndexedDB store.
+#[derive(Debug)]
+pub struct IdbStore {
+    db: Rexie,
+    name: String,
+}
+
+/// Maps an IndexedDB failure to a typed error by its DOMException name.
+pub fn map_error(e: rexie::Error, doing: &str) -> Error {
+    let (name, detail) = match &e {
+        rexie::Error::IdbError(idb::Error::DomException(d)) => (d.name(), d.message()),
+        rexie::Error::IdbError(inner) => {
+            let name = dom_name(inner).unwrap_or_default();
+            (name, inner.to_string())
+        }
+        other => (String::new(), other.to_string()),
+    };
+    from_dom_name(&name, &format!("{doing}: {detail}"))
+}
+
+/// Maps a DOMException name to an error code.
+pub fn from_dom_name(name: &str, message: &str) -> Error {
+    let code = match name {
+        "QuotaExceededError" => ErrorCode::QuotaExceeded,
+        "ConstraintError" => ErrorCode::Duplicate,
+        "VersionError" => ErrorCode::VersionError,
+        "InvalidStateError" => ErrorCode::Closed,
+        "NotFoundError" => ErrorCode::Storage,
+        "SecurityError" | "UnknownError" | "NotAllowedError" => ErrorCode::Unavailable,
+        _ => ErrorCode::Storage,
+    };
+    let hint = match code {
+        ErrorCode::QuotaExceeded => {
+            " The browser's storage quota is full: export your data, then clear old history."
+        }
+        _ => "",
+    };
+    Error::new(code, format!("{message}{hint}"))
+}
+
+/// The DOMException name inside an idb error that carries a JS value.
+fn dom_name(e: &idb::Error) -> Option<String> {
+    let value: &JsValue = match e {
+        idb::Error::AddFailed(v)
+        | idb::Error::ClearFailed(v)
+        | idb::Error::CountFailed(v)
+        | idb::Error::DeleteFailed(v)
+        | idb::Error::GetAllFailed(v)
+        | idb::Error::GetAllKeysFailed(v)
+        | idb::Error::GetFailed(v)
+        | idb::Error::IndexedDbOpenFailed(v)
+        | idb::Error::IndexedDbNotFound(v)
+        | idb::Error::TransactionOpenFailed(v) => v,
+        _ => return None,
+    };
+    value.dyn_ref::<web_sys::DomException>().map(|d| d.name())
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue> {
+    let serializer = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
+    value
+        .serialize(&serializer)
+        .map_err(|e| Error::internal(format!("could not convert a record for IndexedDB: {e}")))
+}
+
+fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T> {
+    serde_wasm_bindgen::from_value(value)
+        .map_err(|e| Error::storage(format!("a stored {what} is unreadable: {e}")))
+}
+
+fn key(s: &str) -> JsValue {
+    JsValue::from_str(s)
+}
+
+fn range(r: std::result::Result<KeyRange, idb::Error>) -> Result<KeyRange> {
+    r.map_err(|e| Error::internal(format!("key range: {e}")))
+}
+
+/// Ends a transaction: `Ok` only if it committed.
+async fn finish(tx: rexie::Transaction, doing: &str) -> Result<()> {
+    match tx.done().await {
+        Ok(TransactionResult::Committed) => Ok(()),
+        Ok(TransactionResult::Aborted) => Err(Error::storage(format!(
+            "{doing}: the transaction was aborted; nothing was written"
+        ))),
+        Err(e) => Err(map_error(e, doing)),
+    }
+}
+
+impl IdbStore {
+    /// Opens (creating or upgrading) the database `name`.
+    pub async fn open(name: &str) -> Result<IdbStore> {
+        let db = Rexie::builder(name)
+            .version(SCHEMA_VERSION)
+            .add_object_store(
+                ObjectStore::new(SPANS)
+                    .key_path("spanId")
+                    .add_index(Index::new("taskId", "taskId"))
+                    .add_index(Index::new("category", "category"))
+                    .add_index(Index::new("createdAt", "createdAt"))
+                    .add_index(Index::new_array(
+                        "category_createdAt",
+                        ["category", "createdAt"],
+                    )),
+            )
+            .add_object_store(
+                ObjectStore::new(REWARDS)
+                    .key_path("rewardId")
+                    .add_index(Index::new("spanId", "spanId"))
+                    .add_index(Index::new("category", "category"))
+                    .add_index(Index::new("createdAt", "createdAt")),
+            )
+            .add_object_store(ObjectStore::new(POLICY).key_path("version"))
+            .add_object_store(ObjectStore::new(META))
+            .build()
+            .await
+            .map_err(|e| map_error(e, "opening IndexedDB"))?;
+        Ok(IdbStore {
+            db,
+            name: name.to_string(),
+        })
+    }
+
+    /// The database name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Closes the connection.
+    pub fn close(self) {
+        self.db.close();
+    }
+
+    /// Deletes a database (waits until no connection holds it).
+    pub async fn delete(name: &str) -> Result<()> {
+        Rexie::delete(name)
+            .await
+            .map_err(|e| map_error(e, "deleting the database"))
+    }
+
+    fn tx(&self, stores: &[&str], mode: TransactionMode) -> Result<rexie::Transaction> {
+        self.db
+            .transaction(stores, mode)
+            .map_err(|e| map_error(e, "starting a transaction"))
+    }
+
+    async fn read_all<T: DeserializeOwned>(
+        &self,
+        store: &str,
+        index: Option<&str>,
+        range: Option<KeyRange>,
+        what: &str,
+    ) -> Result<Vec<T>> {
+        let tx = self.tx(&[store], TransactionMode::ReadOnly)?;
+        let s = tx.store(store).map_err(|e| map_error(e, what))?;
+        let values = match index {
+            Some(i) => {
+                s.index(i)
+                    .map_err(|e| map_error(e, what))?
+                    .get_all(range, None)
+                    .await
+            }
+            None => s.get_all(range, None).await,
+        }
+        .map_err(|e| map_error(e, what))?;
+        values.into_iter().map(|v| from_js(v, what)).collect()
+    }
+
+    /// A page newest first through a cursor on `index` walking backwards.
+    async fn page<T: DeserializeOwned>(
+        &self,
+        store: &str,
+        index: &str,
+        range: Option<KeyRange>,
+        query: &Query,
+        what: &str,
+    ) -> Result<Vec<T>> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let tx = self.tx(&[store], TransactionMode::ReadOnly)?;
+        let s = tx.store(store).map_err(|e| map_error(e, what))?;
+        let idx = s.index(index).map_err(|e| map_error(e, what))?;
+        let limit = u32::try_from(query.limit).unwrap_or(u32::MAX);
+        let offset = u32::try_from(query.offset).unwrap_or(u32::MAX);
+        let pairs = idx
+            .scan(
+                range,
+                Some(limit),
+                (offset > 0).then_some(offset),
+                Some(Direction::Prev),
+            )
+            .await
+            .map_err(|e| map_error(e, what))?;
+        pairs.into_iter().map(|(_, v)| from_js(v, what)).collect()
+    }
+}
+
+fn category_range(c: Category) -> Result<KeyRange> {
+    let lower = js_sys::Array::of2(&key(c.as_str()), &JsValue::from_f64(f64::NEG_INFINITY));
+    let upper = js_sys::Array::of2(&key(c.as_str()), &JsValue::from_f64(f64::INFINITY));
+    range(KeyRange::bound(&lower, &upper, None, None))
+}
+
+impl Store for IdbStore {
+    fn kind(&self) -> StorageKind {
+        StorageKind::IndexedDb
+    }
+
+    async fn add_spans(&self, spans: &[Span]) -> Result<()> {
+        if spans.is_empty() {
+            return Ok(());
+        }
+        let mut seen = std::collections::HashSet::with_capacity(spans.len());
+        if let Some(s) = spans.iter().find(|s| !seen.insert(s.span_id.as_str())) {
+            return Err(Error::new(
+                ErrorCode::Duplicate,
+                format!("spanId: span {} appears twice in the batch", s.span_id),
+            ));
+        }
+        let values = spans.iter().map(to_js).collect::<Result<Vec<_>>>()?;
+        let tx = self.tx(&[SPANS], TransactionMode::ReadWrite)?;
+        let store = tx.store(SPANS).map_err(|e| map_error(e, "writing spans"))?;
+        // `add` (not `put`): a stored id fails the request, which aborts the whole batch.
+        let written = store.add_all(values.into_iter().map(|v| (v, None))).await;
+        let ended = finish(tx, "writing spans").await;
+        match (written, ended) {
+            (Ok(()), Ok(())) => Ok(()),
+            (Err(e), _) => {
+                let err = map_error(e, "writing spans");
+                if err.code == ErrorCode::Duplicate || err.code == ErrorCode::Storage {
+                    // An abort caused by an earlier request shows up as AbortError on the
+                    // last one: look for the stored id that caused it.
+                    let ids: Vec<String> = spans.iter().map(|s| s.span_id.clone()).collect();
+                    if let Some(existing) = self.spans_by_id(&ids).await?.first() {
+                        return Err(Error::new(
+                            ErrorCode::Duplicate,
+                            format!("spanId: span {} already exists", existing.span_id),
+                        ));
+                    }
+                }
+                Err(err)
+            }
+            (Ok(()), Err(e)) => Err(e),
+        }
+    }
+
+    async fn add_reward(&self, reward: &Reward) -> Result<()> {
+        let value = to_js(reward)?;
+        let tx = self.tx(&[SPANS, REWARDS], TransactionMode::ReadWrite)?;
+        let spans = tx
+            .store(SPANS)
+            .map_err(|e| map_error(e, "writing a reward"))?;
+        let exists = spans
+            .key_exists(key(&reward.span_id))
+            .await
+            .map_err(|e| map_error(e, "writing a reward"))?;
+        if !exists {
+            let _ = tx.abort().await;
+            return Err(Error::not_found(
+                "spanId",
+                format!("no span {}", reward.span_id),
+            ));
+        }
+        let rewards = tx
+            .store(REWARDS)
+            .map_err(|e| map_error(e, "writing a reward"))?;
+        let added = rewards.add(&value, None).await;
+        if let Err(e) = added {
+            let _ = tx.done().await;
+            let err = map_error(e, "writing a reward");
+            return Err(if err.code == ErrorCode::Duplicate {
+                Error::new(
+                    ErrorCode::Duplicate,
+                    format!("rewardId: reward {} already exists", reward.reward_id),
+                )
+            } else {
+                err
+            });
+        }
+        finish(tx, "writing a reward").await
+    }
+
+    async fn span(&self, span_id: &str) -> Result<Option<Span>> {
+        let tx = self.tx(&[SPANS], TransactionMode::ReadOnly)?;
+        let store = tx
+            .store(SPANS)
+            .map_err(|e| map_error(e, "reading a span"))?;
+        match store
+            .get(key(span_id))
+            .await
+            .map_err(|e| map_error(e, "reading a span"))?
+        {
+            Some(v) if !v.is_undefined() => Ok(Some(from_js(v, "span")?)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn spans_by_id(&self, span_ids: &[String]) -> Result<Vec<Span>> {
+        if span_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Many ids: one getAll over the range they span, then pick; few: one get each,
+        // all in flight in one transaction.
+        let mut sorted: Vec<&str> = span_ids.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let tx = self.tx(&[SPANS], TransactionMode::ReadOnly)?;
+        let store = tx.store(SPANS).map_err(|e| map_error(e, "reading spans"))?;
+        let mut found: std::collections::HashMap<String, Span> = std::collections::HashMap::new();
+        if sorted.len() > 64 {
+            let r = range(KeyRange::bound(
+                &key(sorted[0]),
+                &key(sorted[sorted.len() - 1]),
+                None,
+                None,
+            ))?;
+            let wanted: std::collections::HashSet<&str> = sorted.iter().copied().collect();
+            for v in store
+                .get_all(Some(r), None)
+                .await
+                .map_err(|e| map_error(e, "reading spans"))?
+            {
+                let s: Span = from_js(v, "span")?;
+                if wanted.contains(s.span_id.as_str()) {
+                    found.insert(s.span_id.clone(), s);
+                }
+            }
+        } else {
+            for id in &sorted {
+                if let Some(v) = store
+                    .get(key(id))
+                    .await
+                    .map_err(|e| map_error(e, "reading spans"))?
+                {
+                    if !v.is_undefined() {
+                        let s: Span = from_js(v, "span")?;
+                        found.insert(s.span_id.clone(), s);
+                    }
+                }
+            }
+        }
+        Ok(span_ids
+            .iter()
+            .filter_map(|id| found.get(id).cloned())
+            .collect())
+    }
+
+    async fn spans(&self, query: &Query) -> Result<Vec<Span>> {
+        if let Some(task) = &query.task_id {
+            let mut all: Vec<Span> = self
+                .read_all(
+                    SPANS,
+                    Some("taskId"),
+                    Some(range(KeyRange::only(&key(task)))?),
+                    "span",
+                )
+                .await?;
+            all.retain(|s| query.category.is_none_or(|c| s.category == c));
+            all.sort_by(|a, b| {
+                newest_first((a.created_at, &a.span_id), (b.created_at, &b.span_id))
+            });
+            return Ok(all
+                .into_iter()
+                .skip(query.offset)
+                .take(query.limit)
+                .collect());
+        }
+        match query.category {
+            Some(c) => {
+                self.page(
+                    SPANS,
+                    "category_createdAt",
+                    Some(category_range(c)?),
+                    query,
+                    "span",
+                )
+                .await
+            }
+            None => self.page(SPANS, "createdAt", None, query, "span").await,
+        }
+    }
+
+    async fn rewards(&self, query: &Query) -> Result<Vec<Reward>> {
+        let filter = match (&query.span_id, query.category) {
+            (Some(id), _) => Some(("spanId", id.clone())),
+            (None, Some(c)) => Some(("category", c.as_str().to_string())),
+            (None, None) => None,
+        };
+        if let Some((index, value)) = filter {
+            let mut all: Vec<Reward> = self
+                .read_all(
+                    REWARDS,
+                    Some(index),
+                    Some(range(KeyRange::only(&key(&value)))?),
+                    "reward",
+                )
+                .await?;
+            all.retain(|r| query.category.is_none_or(|c| r.category == c));
+            all.sort_by(|a, b| {
+                newest_first((a.created_at, &a.reward_id), (b.created_at, &b.reward_id))
+            });
+            return Ok(all
+                .into_iter()
+                .skip(query.offset)
+                .take(query.limit)
+                .collect());
+        }
+        self.page(REWARDS, "createdAt", None, query, "reward").await
+    }
+
+    async fn all_spans(&self) -> Result<Vec<Span>> {
+        self.read_all(SPANS, Some("createdAt"), None, "span").await
+    }
+
+    async fn all_rewards(&self) -> Result<Vec<Reward>> {
+        self.read_all(REWARDS, Some("createdAt"), None, "reward")
+            .await
+    }
+
+    async fn rewards_since(&self, created_at: f64) -> Result<Vec<Reward>> {
+        let r = range(KeyRange::lower_bound(
+            &JsValue::from_f64(created_at),
+            Some(false),
+        ))?;
+        self.read_all(REWARDS, Some("createdAt"), Some(r), "reward")
+            .await
+    }
+
+    async fn count_spans(&self, category: Option<Category>) -> Result<u64> {
+        let tx = self.tx(&[SPANS], TransactionMode::ReadOnly)?;
+        let store = tx
+            .store(SPANS)
+            .map_err(|e| map_error(e, "counting spans"))?;
+        let n = match category {
+            Some(c) => {
+                store
+                    .index("category")
+                    .map_err(|e| map_error(e, "counting spans"))?
+                    .count(Some(range(KeyRange::only(&key(c.as_str())))?))
+                    .await
+            }
+            None => store.count(None).await,
+        }
+        .map_err(|e| map_error(e, "counting spans"))?;
+        Ok(u64::from(n))
+    }
+
+    async fn count_rewards(&self) -> Result<u64> {
+        let tx = self.tx(&[REWARDS], TransactionMode::ReadOnly)?;
+        let store = tx
+            .store(REWARDS)
+            .map_err(|e| map_error(e, "counting rewards"))?;
+        Ok(u64::from(
+            store
+                .count(None)
+                .await
+                .map_err(|e| map_error(e, "counting rewards"))?,
+        ))
+    }
+
+    async fn put_policy(&self, snapshot: &PolicySnapshot) -> Result<()> {
+        let value = to_js(snapshot)?;
+        let tx = self.tx(&[POLICY], TransactionMode::ReadWrite)?;
+        let store = tx
+            .store(POLICY)
+            .map_err(|e| map_error(e, "writing the policy"))?;
+        store
+            .put(&value, None)
+            .await
+            .map_err(|e| map_error(e, "writing the policy"))?;
+        finish(tx, "writing the policy").await
+    }
+
+    async fn latest_policy(&self) -> Result<Option<PolicySnapshot>> {
+        let tx = self.tx(&[POLICY], TransactionMode::ReadOnly)?;
+        let store = tx
+            .store(POLICY)
+            .map_err(|e| map_error(e, "reading the policy"))?;
+        let last = store
+            .scan(None, Some(1), None, Some(Direction::Prev))
+            .await
+            .map_err(|e| map_error(e, "reading the policy"))?;
+        last.into_iter()
+            .next()
+            .map(|(_, v)| from_js(v, "policy"))
+            .transpose()
+    }
+
+    async fn all_policies(&self) -> Result<Vec<PolicySnapshot>> {
+        self.read_all(POLICY, None, None, "policy").await
+    }
+
+    async fn meta(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        let tx = self.tx(&[META], TransactionMode::ReadOnly)?;
+        let store = tx
+            .store(META)
+            .map_err(|e| map_error(e, "reading a setting"))?;
+        match store
+            .get(key(name))
+            .await
+            .map_err(|e| map_error(e, "reading a setting"))?
+        {
+            Some(v) if !v.is_undefined() => Ok(Some(from_js(v, "setting")?)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn put_meta(&self, name: &str, value: &serde_json::Value) -> Result<()> {
+        let v = to_js(value)?;
+        let tx = self.tx(&[META], TransactionMode::ReadWrite)?;
+        let store = tx
+            .store(META)
+            .map_err(|e| map_error(e, "writing a setting"))?;
+        store
+            .put(&v, Some(&key(name)))
+            .await
+            .map_err(|e| map_error(e, "writing a setting"))?;
+        finish(tx, "writing a setting").await
+    }
+
+    async fn import(&self, data: &Dataset, replace: bool) -> Result<ImportReport> {
+        let spans = data.spans.iter().map(to_js).collect::<Result<Vec<_>>>()?;
+        let rewards = data.rewards.iter().map(to_js).collect::<Result<Vec<_>>>()?;
+        let policies = data
+            .policies
+            .iter()
+            .map(to_js)
+            .collect::<Result<Vec<_>>>()?;
+        let tx = self.tx(&[SPANS, REWARDS, POLICY], TransactionMode::ReadWrite)?;
+        let doing = "importing";
+        let s_store = tx.store(SPANS).map_err(|e| map_error(e, doing))?;
+        let r_store = tx.store(REWARDS).map_err(|e| map_error(e, doing))?;
+        let p_store = tx.store(POLICY).map_err(|e| map_error(e, doing))?;
+        let outcome: Result<ImportReport> = async {
+            if replace {
+                s_store.clear().await.map_err(|e| map_error(e, doing))?;
+                r_store.clear().await.map_err(|e| map_error(e, doing))?;
+                p_store.clear().await.map_err(|e| map_error(e, doing))?;
+            }
+            let existing_spans: std::collections::HashSet<String> = s_store
+                .get_all_keys(None, None)
+                .await
+                .map_err(|e| map_error(e, doing))?
+                .into_iter()
+                .filter_map(|k| k.as_string())
+                .collect();
+            let existing_rewards: std::collections::HashSet<String> = r_store
+                .get_all_keys(None, None)
+                .await
+                .map_err(|e| map_error(e, doing))?
+                .into_iter()
+                .filter_map(|k| k.as_string())
+                .collect();
+            let existing_policies: std::collections::HashSet<u32> = p_store
+                .get_all_keys(None, None)
+                .await
+                .map_err(|e| map_error(e, doing))?
+                .into_iter()
+                .filter_map(|k| k.as_f64())
+                .map(|v| v as u32)
+                .collect();
+            let mut report = ImportReport::default();
+            let mut span_ids: std::collections::HashSet<&str> =
+                existing_spans.iter().map(String::as_str).collect();
+            let mut new_spans = Vec::new();
+            for (s, v) in data.spans.iter().zip(spans) {
+                if span_ids.insert(s.span_id.as_str()) {
+                    new_spans.push((v, None));
+                    report.spans_added += 1;
+                } else {
+                    report.spans_skipped += 1;
+                }
+            }
+            let mut new_rewards = Vec::new();
+            let mut reward_ids: std::collections::HashSet<&str> =
+                existing_rewards.iter().map(String::as_str).collect();
+            for (r, v) in data.rewards.iter().zip(rewards) {
+                if !span_ids.contains(r.span_id.as_str()) {
+                    return Err(Error::not_found(
+                        "rewards",
+                        format!(
+                            "reward {} refers to missing span {}",
+                            r.reward_id, r.span_id
+                        ),
+                    ));
+                }
+                if reward_ids.insert(r.reward_id.as_str()) {
+                    new_rewards.push((v, None));
+                    report.rewards_added += 1;
+                } else {
+                    report.rewards_skipped += 1;
+                }
+            }
+            let mut new_policies = Vec::new();
+            for (p, v) in data.policies.iter().zip(policies) {
+                if !existing_policies.contains(&p.version) {
+                    new_policies.push((v, None));
+                    report.policies_added += 1;
+                }
+            }
+            s_store
+                .add_all(new_spans.into_iter())
+                .await
+                .map_err(|e| map_error(e, doing))?;
+            r_store
+                .add_all(new_rewards.into_iter())
+                .await
+                .map_err(|e| map_error(e, doing))?;
+            p_store
+                .put_all(new_policies.into_iter())
+                .await
+                .map_err(|e| map_error(e, doing))?;
+            Ok(report)
+        }
+        .await;
+        match outcome {
+            Ok(report) => {
+                finish(tx, doing).await?;
+                Ok(report)
+            }
+            Err(e) => {
+                // Undo everything this transaction did (the clears included).
+                let _ = tx.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn clear(&self) -> Result<()> {
+        let tx = self.tx(&[SPANS, REWARDS, POLICY], TransactionMode::ReadWrite)?;
+        for name in [SPANS, REWARDS, POLICY] {
+            let store = tx.store(name).map_err(|e| map_error(e, "clearing"))?;
+            store.clear().await.map_err(|e| map_error(e, "clearing"))?;
+        }
+        finish(tx, "clearing").await
+    }
+}
