@@ -1157,6 +1157,14 @@ impl<S: Store> Engine<S> {
         })
     }
 
+    /// Spans and rewards as OTLP/JSON traces (Agent Lightning's attribute conventions).
+    pub async fn export_otlp(&self) -> Result<serde_json::Value> {
+        self.ensure_open()?;
+        let spans = self.store.all_spans().await?;
+        let rewards = self.store.all_rewards().await?;
+        Ok(crate::otlp::export_otlp(&spans, &rewards))
+    }
+
     /// Imports a document: checks all of it first, then writes it in one transaction
     /// (`replace` drops what was stored before), then reloads and retrains.
     pub async fn import(&self, doc: &ExportDocument, replace: bool) -> Result<ImportReport> {

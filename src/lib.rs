@@ -9,11 +9,14 @@
 pub mod engine;
 pub mod error;
 pub mod learn;
+pub mod otlp;
 pub mod prompt;
 pub mod reward;
 pub mod rng;
 pub mod span;
 pub mod store;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
 
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, ErrorCode, Result};

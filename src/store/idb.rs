@@ -33,7 +33,7 @@ const META: &str = "meta";
 /// The IndexedDB store.
 #[derive(Debug)]
 pub struct IdbStore {
-    db: Rexie,
+    db: std::cell::RefCell<Option<Rexie>>,
     name: String,
 }
 
@@ -148,7 +148,7 @@ impl IdbStore {
             .await
             .map_err(|e| map_error(e, "opening IndexedDB"))?;
         Ok(IdbStore {
-            db,
+            db: std::cell::RefCell::new(Some(db)),
             name: name.to_string(),
         })
     }
@@ -158,9 +158,11 @@ impl IdbStore {
         &self.name
     }
 
-    /// Closes the connection.
-    pub fn close(self) {
-        self.db.close();
+    /// Closes the connection; later calls fail with `Closed`.
+    pub fn close(&self) {
+        if let Some(db) = self.db.borrow_mut().take() {
+            db.close();
+        }
     }
 
     /// Deletes a database (waits until no connection holds it).
@@ -171,8 +173,11 @@ impl IdbStore {
     }
 
     fn tx(&self, stores: &[&str], mode: TransactionMode) -> Result<rexie::Transaction> {
-        self.db
-            .transaction(stores, mode)
+        let db = self.db.borrow();
+        let db = db
+            .as_ref()
+            .ok_or_else(|| Error::new(ErrorCode::Closed, "the database connection is closed"))?;
+        db.transaction(stores, mode)
             .map_err(|e| map_error(e, "starting a transaction"))
     }
 

@@ -1,0 +1,487 @@
+//! The JS API: one class, `LightPrompt`, plus `calculateReward` and `supportedModels`.
+//!
+//! A thin layer: it converts JS values into the engine's typed requests (camelCase, the
+//! seed's snake_case accepted), runs the engine, and converts results and errors back.
+//! Methods return Promises built from a clone of the engine handle, so no Rust borrow of the
+//! JS object outlives the call: concurrent calls from JS interleave safely.
+
+mod store;
+mod types;
+
+use crate::engine::{
+    Engine, EngineConfig, ExportDocument, FeedbackRequest, OptimizeRequest, QueryRequest, RewardFn,
+};
+use crate::error::{Error, ErrorCode, Result};
+use crate::reward::{calculate_reward, FeedbackSignals};
+use js_sys::{Function, JsString, Promise, Reflect};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::rc::Rc;
+use store::AnyStore;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+#[wasm_bindgen(start)]
+fn start() {
+    // A panic is a bug: say so in the console instead of an opaque "unreachable".
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&JsValue::from_str(&format!(
+            "lightprompt panicked (a bug; please report it): {info}"
+        )));
+    }));
+}
+
+/// Converts an error into a JS `Error` with `code` and `field` properties.
+pub fn to_js_error(e: Error) -> JsValue {
+    let err = js_sys::Error::new(&e.message);
+    err.set_name("LightPromptError");
+    let _ = Reflect::set(&err, &"code".into(), &JsValue::from_str(e.code.as_str()));
+    let field = e.field.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+    let _ = Reflect::set(&err, &"field".into(), &field);
+    err.into()
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue> {
+    let serializer = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
+    value
+        .serialize(&serializer)
+        .map_err(|e| Error::internal(format!("could not convert a result for JS: {e}")))
+}
+
+/// The field a serde message is about (`missing field `prompt``, `unknown field `x``).
+fn field_of(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_string())
+}
+
+/// Reads a JS value as `T`; `what` names the argument in errors.
+fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| {
+        let message = e.to_string();
+        let field = match field_of(&message) {
+            Some(f) if message.contains("field") => format!("{what}.{f}"),
+            _ => what.to_string(),
+        };
+        Error::invalid(field.trim_start_matches('.').to_string(), message)
+    })
+}
+
+/// Rejects strings that are not valid UTF-16 (lone surrogates), which would otherwise be
+/// replaced silently on the way into Rust.
+fn check_utf16(object: &JsValue, key: &str, field: &str) -> Result<()> {
+    if !object.is_object() {
+        return Ok(());
+    }
+    let value = Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+    if let Some(s) = value.dyn_ref::<JsString>() {
+        if !s.is_valid_utf16() {
+            return Err(Error::invalid(
+                field,
+                "contains an unpaired surrogate (invalid UTF-16)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Rejects keys of `object` not in `allowed` (a typo like `promt` should not pass silently).
+fn reject_unknown(object: &JsValue, allowed: &[&str], prefix: &str) -> Result<()> {
+    let Some(obj) = object.dyn_ref::<js_sys::Object>() else {
+        return Ok(());
+    };
+    if object.is_array() || object.is_function() {
+        return Ok(());
+    }
+    for key in js_sys::Object::keys(obj).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !allowed.contains(&key.as_str()) {
+            let field = format!("{prefix}{key}");
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "is not a known field; expected one of: {}",
+                    allowed.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+const OPTIMIZE_FIELDS: &[&str] = &[
+    "prompt", "category", "model", "options", "taskId", "task_id", "metadata",
+];
+const FEEDBACK_FIELDS: &[&str] = &[
+    "spanId",
+    "span_id",
+    "taskId",
+    "task_id",
+    "reward",
+    "feedbackText",
+    "feedback_text",
+    "metadata",
+];
+const QUERY_FIELDS: &[&str] = &[
+    "category", "spanId", "span_id", "taskId", "task_id", "limit", "offset",
+];
+const OPEN_FIELDS: &[&str] = &[
+    "dbName",
+    "db_name",
+    "inMemory",
+    "in_memory",
+    "autoTrainEvery",
+    "auto_train_every",
+    "exploration",
+    "seed",
+    "halfLifeDays",
+    "half_life_days",
+    "maxPromptChars",
+    "max_prompt_chars",
+];
+
+fn object_or_empty(value: JsValue) -> JsValue {
+    if value.is_undefined() || value.is_null() {
+        js_sys::Object::new().into()
+    } else {
+        value
+    }
+}
+
+fn promise<F>(future: F) -> Promise
+where
+    F: std::future::Future<Output = Result<JsValue>> + 'static,
+{
+    future_to_promise(async move { future.await.map_err(to_js_error) })
+}
+
+/// Options of `LightPrompt.open`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OpenOptions {
+    #[serde(default, alias = "db_name")]
+    db_name: Option<String>,
+    #[serde(default, alias = "in_memory")]
+    in_memory: Option<bool>,
+    #[serde(default, alias = "auto_train_every")]
+    auto_train_every: Option<u32>,
+    #[serde(default)]
+    exploration: Option<f64>,
+    #[serde(default)]
+    seed: Option<u64>,
+    #[serde(default, alias = "half_life_days")]
+    half_life_days: Option<f64>,
+    #[serde(default, alias = "max_prompt_chars")]
+    max_prompt_chars: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ImportOptions {
+    #[serde(default)]
+    replace: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RewardSignals {
+    #[serde(alias = "quality_score")]
+    quality_score: f64,
+    #[serde(default)]
+    rating: Option<f64>,
+    #[serde(default)]
+    satisfied: Option<bool>,
+    #[serde(default, alias = "used_result")]
+    used_result: Option<bool>,
+}
+
+/// The prompt tuner: optimize, rate, learn — persisted in IndexedDB.
+#[wasm_bindgen]
+pub struct LightPrompt {
+    engine: Rc<Engine<AnyStore>>,
+}
+
+#[wasm_bindgen]
+impl LightPrompt {
+    /// Opens a tuner. Uses IndexedDB (database `dbName`, default `"lightprompt"`) unless
+    /// `inMemory` is set or IndexedDB is missing (Node, some private modes).
+    #[wasm_bindgen(unchecked_return_type = "Promise<LightPrompt>")]
+    pub fn open(
+        #[wasm_bindgen(unchecked_param_type = "LightPromptOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        promise(async move {
+            let options = object_or_empty(options.unwrap_or(JsValue::UNDEFINED));
+            reject_unknown(&options, OPEN_FIELDS, "")?;
+            let o: OpenOptions = from_js(options, "options")?;
+            let defaults = EngineConfig::default();
+            let config = EngineConfig {
+                exploration: o.exploration.unwrap_or(defaults.exploration),
+                auto_train_every: o.auto_train_every.unwrap_or(defaults.auto_train_every),
+                seed: o.seed,
+                max_prompt_chars: o.max_prompt_chars.unwrap_or(defaults.max_prompt_chars),
+                half_life_days: o.half_life_days.or(defaults.half_life_days),
+            };
+            config.validate()?;
+            let name = o.db_name.unwrap_or_else(|| "lightprompt".to_string());
+            if name.is_empty() || name.len() > 200 {
+                return Err(Error::invalid("dbName", "must be 1 to 200 characters"));
+            }
+            let store = AnyStore::open(&name, o.in_memory.unwrap_or(false)).await?;
+            let engine = Engine::open(store, config, crate::engine::system_clock()).await?;
+            Ok(JsValue::from(LightPrompt {
+                engine: Rc::new(engine),
+            }))
+        })
+    }
+
+    /// Optimizes a prompt and records it as a span.
+    #[wasm_bindgen(unchecked_return_type = "Promise<OptimizeResult>")]
+    pub fn optimize(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "OptimizeRequest")] request: JsValue,
+    ) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move {
+            check_utf16(&request, "prompt", "prompt")?;
+            reject_unknown(&request, OPTIMIZE_FIELDS, "")?;
+            let req: OptimizeRequest = from_js(request, "")?;
+            to_js(&engine.optimize(&req).await?)
+        })
+    }
+
+    /// Optimizes many prompts; their spans are written in one transaction, all or nothing.
+    #[wasm_bindgen(js_name = optimizeBatch, unchecked_return_type = "Promise<OptimizeResult[]>")]
+    pub fn optimize_batch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "OptimizeRequest[]")] requests: JsValue,
+    ) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move {
+            let Some(array) = requests.dyn_ref::<js_sys::Array>() else {
+                return Err(Error::invalid("requests", "must be an array"));
+            };
+            for (i, item) in array.iter().enumerate() {
+                check_utf16(&item, "prompt", &format!("requests[{i}].prompt"))?;
+                reject_unknown(&item, OPTIMIZE_FIELDS, &format!("requests[{i}]."))?;
+            }
+            let reqs: Vec<OptimizeRequest> = from_js(requests, "requests")?;
+            to_js(&engine.optimize_batch(&reqs).await?)
+        })
+    }
+
+    /// Records feedback on a span; returns the reward and updates the policy at once.
+    #[wasm_bindgen(unchecked_return_type = "Promise<FeedbackResult>")]
+    pub fn feedback(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "FeedbackRequest")] request: JsValue,
+    ) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move {
+            check_utf16(&request, "feedbackText", "feedbackText")?;
+            check_utf16(&request, "feedback_text", "feedbackText")?;
+            reject_unknown(&request, FEEDBACK_FIELDS, "")?;
+            let req: FeedbackRequest = from_js(request, "")?;
+            to_js(&engine.feedback(&req).await?)
+        })
+    }
+
+    /// Totals, averages, the policy version (the seed's `/training/status`).
+    #[wasm_bindgen(js_name = trainingStatus, unchecked_return_type = "Promise<TrainingStatus>")]
+    pub fn training_status(&self) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move { to_js(&engine.training_status()?) })
+    }
+
+    /// Rebuilds the policy from every stored span and reward (the seed's manual trigger).
+    #[wasm_bindgen(unchecked_return_type = "Promise<TrainReport>")]
+    pub fn train(&self) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move { to_js(&engine.train().await?) })
+    }
+
+    /// Learned keywords and patterns for a category and model, with a confidence.
+    #[wasm_bindgen(js_name = learnedOptimizations, unchecked_return_type = "Promise<LearnedOptimizations>")]
+    pub fn learned_optimizations(&self, category: String, model: Option<String>) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move { to_js(&engine.learned_optimizations(&category, model.as_deref())?) })
+    }
+
+    /// Off-policy estimates: the learned policy (as configured, and greedy) against the
+    /// rule-only baseline.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Evaluation>")]
+    pub fn evaluate(&self) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move { to_js(&engine.evaluate().await?) })
+    }
+
+    /// A page of spans, newest first.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Span[]>")]
+    pub fn spans(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "QueryRequest")] query: Option<JsValue>,
+    ) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move {
+            let query = object_or_empty(query.unwrap_or(JsValue::UNDEFINED));
+            reject_unknown(&query, QUERY_FIELDS, "")?;
+            let q: QueryRequest = from_js(query, "query")?;
+            to_js(&engine.spans(&q).await?)
+        })
+    }
+
+    /// A page of rewards, newest first.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Reward[]>")]
+    pub fn rewards(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "QueryRequest")] query: Option<JsValue>,
+    ) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move {
+            let query = object_or_empty(query.unwrap_or(JsValue::UNDEFINED));
+            reject_unknown(&query, QUERY_FIELDS, "")?;
+            let q: QueryRequest = from_js(query, "query")?;
+            to_js(&engine.rewards(&q).await?)
+        })
+    }
+
+    /// Everything as a versioned JSON document.
+    #[wasm_bindgen(js_name = exportData, unchecked_return_type = "Promise<ExportDocument>")]
+    pub fn export_data(&self) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move { to_js(&engine.export().await?) })
+    }
+
+    /// Imports a document (object or JSON text): validated first, written in one
+    /// transaction; `{ replace: true }` drops what was stored before.
+    #[wasm_bindgen(js_name = importData, unchecked_return_type = "Promise<ImportReport>")]
+    pub fn import_data(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ExportDocument | string")] document: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ImportOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move {
+            let o: ImportOptions = from_js(
+                object_or_empty(options.unwrap_or(JsValue::UNDEFINED)),
+                "options",
+            )?;
+            let doc: ExportDocument = match document.as_string() {
+                Some(text) => serde_json::from_str(&text).map_err(|e| {
+                    Error::invalid("document", format!("is not a lightprompt export: {e}"))
+                })?,
+                None if document.is_object() => from_js(document, "document")?,
+                None => {
+                    return Err(Error::invalid(
+                        "document",
+                        "must be an export document or its JSON text",
+                    ))
+                }
+            };
+            to_js(&engine.import(&doc, o.replace).await?)
+        })
+    }
+
+    /// Spans and rewards as OTLP/JSON traces with Agent Lightning's attributes.
+    #[wasm_bindgen(js_name = exportOtlp, unchecked_return_type = "Promise<OtlpDocument>")]
+    pub fn export_otlp(&self) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move { to_js(&engine.export_otlp().await?) })
+    }
+
+    /// Sets the reward function used when feedback has no explicit `reward` (`null` restores
+    /// the seed's formula). A throw or a non-finite result rejects the feedback.
+    #[wasm_bindgen(js_name = setRewardFunction)]
+    pub fn set_reward_function(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "((input: RewardInput) => number) | null")]
+        f: JsValue,
+    ) -> std::result::Result<(), JsValue> {
+        if f.is_null() || f.is_undefined() {
+            self.engine.set_reward_fn(None);
+            return Ok(());
+        }
+        let Some(function) = f.dyn_ref::<Function>().cloned() else {
+            return Err(to_js_error(Error::invalid(
+                "rewardFunction",
+                "must be a function or null",
+            )));
+        };
+        let reward_fn: RewardFn = Rc::new(move |input| {
+            let arg = to_js(input)?;
+            let out = function.call1(&JsValue::NULL, &arg).map_err(|e| {
+                let message = e
+                    .dyn_ref::<js_sys::Error>()
+                    .map(|e| String::from(e.message()))
+                    .or_else(|| e.as_string())
+                    .unwrap_or_else(|| "unknown error".to_string());
+                Error::new(
+                    ErrorCode::Callback,
+                    format!("the reward function threw: {message}"),
+                )
+            })?;
+            out.as_f64().ok_or_else(|| {
+                Error::new(
+                    ErrorCode::Callback,
+                    "the reward function must return a number",
+                )
+            })
+        });
+        self.engine.set_reward_fn(Some(reward_fn));
+        Ok(())
+    }
+
+    /// Removes every span, reward and policy; forgets what was learned.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn clear(&self) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move {
+            engine.clear().await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Closes the database; every later call rejects with code `Closed`.
+    pub fn close(&self) {
+        self.engine.close();
+        self.engine.store().close();
+    }
+
+    /// `"indexeddb"` or `"memory"`.
+    #[wasm_bindgen(getter)]
+    pub fn storage(&self) -> String {
+        self.engine.store().kind_name().to_string()
+    }
+}
+
+/// The seed's reward formula, pure: `base = quality/100·2 − 1`; with a rating,
+/// `0.4·base + 0.6·(rating/5·2 − 1)`; satisfied +0.2, used +0.1 (capped at 1); clamped to
+/// [−1, 1].
+#[wasm_bindgen(js_name = calculateReward)]
+pub fn calculate_reward_js(
+    #[wasm_bindgen(unchecked_param_type = "RewardSignals")] input: JsValue,
+) -> std::result::Result<f64, JsValue> {
+    let s: RewardSignals = from_js(input, "").map_err(to_js_error)?;
+    crate::reward::validate_quality(s.quality_score, "qualityScore").map_err(to_js_error)?;
+    if let Some(r) = s.rating {
+        crate::reward::validate_rating(r, "rating").map_err(to_js_error)?;
+    }
+    Ok(calculate_reward(&FeedbackSignals {
+        quality_score: s.quality_score,
+        rating: s.rating,
+        satisfied: s.satisfied,
+        used_result: s.used_result,
+    }))
+}
+
+/// Categories, their facets, and every model with its aliases and options: what a UI
+/// needs to build pickers.
+#[wasm_bindgen(js_name = supportedModels, unchecked_return_type = "Catalog")]
+pub fn supported_models() -> std::result::Result<JsValue, JsValue> {
+    to_js(&types::catalog()).map_err(to_js_error)
+}
+
+/// The library version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}

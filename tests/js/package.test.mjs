@@ -1,0 +1,150 @@
+// The npm package as a user gets it: packed with `npm pack`, installed into a fresh folder,
+// loaded in Node (where IndexedDB is missing, so the memory store is used).
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const consumer = path.join(root, "build", "consumer");
+let lp;
+
+before(() => {
+  rmSync(consumer, { recursive: true, force: true });
+  mkdirSync(consumer, { recursive: true });
+  const tgz = execFileSync("npm", ["pack", "--silent", "--pack-destination", consumer, path.join(root, "pkg")], { encoding: "utf8" }).trim().split("\n").pop();
+  writeFileSync(path.join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true }));
+  execFileSync("npm", ["install", "--silent", "--no-audit", "--no-fund", path.join(consumer, tgz)], { cwd: consumer });
+  lp = createRequire(path.join(consumer, "index.js"))("lightprompt");
+});
+
+async function rejects(promise, code, field) {
+  try {
+    await promise;
+  } catch (e) {
+    assert.ok(e instanceof Error, "an Error");
+    assert.equal(e.code, code, e.message);
+    if (field !== undefined) assert.equal(e.field, field, e.message);
+    return e;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+test("opens in memory where IndexedDB is missing and optimizes", async () => {
+  const t = await lp.LightPrompt.open({ seed: 1 });
+  assert.equal(t.storage, "memory");
+  const r = await t.optimize({ prompt: "a beautiful sunset", category: "image", model: "Midjourney v7" });
+  assert.equal(r.model, "midjourney-v7");
+  assert.ok(r.optimizedPrompt.startsWith("a beautiful sunset"));
+  assert.match(r.optimizedPrompt, /--v 7$/);
+  assert.ok(r.qualityScore >= r.originalQualityScore);
+  assert.equal(r.spanId.length, 16);
+  const status = await t.trainingStatus();
+  assert.equal(status.storage, "memory");
+  assert.equal(status.totalSpans, 1);
+  assert.equal(status.targetReward, 0.7);
+});
+
+test("feedback with the seed's snake_case names and the seed formula", async () => {
+  const t = await lp.LightPrompt.open({ seed: 2 });
+  const r = await t.optimize({ prompt: "explain recursion to a beginner", category: "text", model: "claude" });
+  const fb = await t.feedback({ span_id: r.spanId, task_id: r.taskId, feedback_text: "great", metadata: { rating: 5, satisfied: true, used_result: true } });
+  assert.equal(fb.source, "computed");
+  assert.ok(fb.reward > 0.5 && fb.reward <= 1);
+  assert.equal(lp.calculateReward({ qualityScore: 85, rating: 5, satisfied: true, usedResult: true }), 1);
+  assert.ok(Math.abs(lp.calculateReward({ quality_score: 85, rating: 5 }) - 0.88) < 1e-12);
+  const rewards = await t.rewards({ spanId: r.spanId });
+  assert.equal(rewards.length, 1);
+  assert.equal(rewards[0].feedbackText, "great");
+});
+
+test("bad input rejects with a code and a field, and stores nothing", async () => {
+  const t = await lp.LightPrompt.open({ seed: 3 });
+  await rejects(t.optimize({ prompt: "", category: "image" }), "InvalidInput", "prompt");
+  await rejects(t.optimize({ prompt: "a fox", category: "sound" }), "InvalidInput", "category");
+  await rejects(t.optimize({ promt: "a fox", category: "image" }), "InvalidInput", "promt");
+  await rejects(t.optimize({ prompt: "a fox", category: "image", colour: "red" }), "InvalidInput", "colour");
+  await rejects(t.optimize({ prompt: "a \ud800 fox", category: "image" }), "InvalidInput", "prompt");
+  await rejects(t.optimize({ prompt: 42, category: "image" }), "InvalidInput");
+  await rejects(t.optimizeBatch([{ prompt: "ok", category: "image" }, { prompt: " ", category: "image" }]), "InvalidInput", "requests[1].prompt");
+  await rejects(t.feedback({ spanId: "0000000000000000", reward: 0.5 }), "NotFound", "spanId");
+  const r = await t.optimize({ prompt: "a fox", category: "image" });
+  await rejects(t.feedback({ spanId: r.spanId, reward: NaN }), "InvalidInput", "reward");
+  await rejects(t.feedback({ spanId: r.spanId, reward: 2 }), "InvalidInput", "reward");
+  await rejects(lp.LightPrompt.open({ exploration: -1 }), "InvalidInput", "exploration");
+  const s = await t.trainingStatus();
+  assert.equal(s.totalSpans, 1);
+  assert.equal(s.totalRewards, 0);
+});
+
+test("a custom reward function is used; a throw stores nothing", async () => {
+  const t = await lp.LightPrompt.open({ seed: 4 });
+  const r = await t.optimize({ prompt: "a red fox in the snow", category: "image", model: "sdxl" });
+  t.setRewardFunction((input) => (input.rating - 3) / 2 + (input.span.model === "sdxl" ? 0.1 : 0));
+  const fb = await t.feedback({ spanId: r.spanId, metadata: { rating: 4 } });
+  assert.equal(fb.source, "custom");
+  assert.ok(Math.abs(fb.reward - 0.6) < 1e-12);
+  t.setRewardFunction(() => { throw new Error("nope"); });
+  const e = await rejects(t.feedback({ spanId: r.spanId, metadata: { rating: 4 } }), "Callback");
+  assert.match(e.message, /nope/);
+  t.setRewardFunction(() => Infinity);
+  await rejects(t.feedback({ spanId: r.spanId }), "Callback");
+  t.setRewardFunction(null);
+  assert.equal((await t.trainingStatus()).totalRewards, 1);
+});
+
+test("export, clear, import round trip; OTLP export; catalog", async () => {
+  const t = await lp.LightPrompt.open({ seed: 5 });
+  for (const p of ["a lighthouse", "a castle at dusk", "portrait of a violinist"]) {
+    const r = await t.optimize({ prompt: p, category: "image", model: "flux" });
+    await t.feedback({ spanId: r.spanId, metadata: { rating: 4 } });
+  }
+  await t.train();
+  const doc = await t.exportData();
+  assert.equal(doc.format, "lightprompt");
+  const text = JSON.stringify(doc);
+  await t.clear();
+  assert.equal((await t.trainingStatus()).totalSpans, 0);
+  await rejects(t.importData("{not json"), "InvalidInput", "document");
+  const report = await t.importData(text);
+  assert.equal(report.spansAdded, 3);
+  const again = await t.exportData();
+  assert.deepEqual(again.spans, doc.spans);
+  assert.deepEqual(again.rewards, doc.rewards);
+  const otlp = await t.exportOtlp();
+  const spans = otlp.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
+  assert.equal(spans.filter((s) => s.name === "agentlightning.reward").length, 3);
+  const catalog = lp.supportedModels();
+  const ids = catalog.categories.flatMap((c) => c.models.map((m) => m.id));
+  assert.ok(ids.length >= 12 && ids.includes("midjourney-v6") && ids.includes("veo"));
+  t.close();
+  await rejects(t.optimize({ prompt: "a fox", category: "image" }), "Closed");
+});
+
+test("concurrent calls do not trip over each other", async () => {
+  const t = await lp.LightPrompt.open({ seed: 6, autoTrainEvery: 3 });
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => t.optimize({ prompt: `a ship number ${i}`, category: "image", model: "sdxl" })));
+  await Promise.all([
+    ...results.map((r, i) => t.feedback({ spanId: r.spanId, metadata: { rating: 1 + (i % 5) } })),
+    t.train(),
+    t.trainingStatus(),
+    t.evaluate(),
+  ]);
+  const s = await t.trainingStatus();
+  assert.equal(s.totalSpans, 20);
+  assert.equal(s.totalRewards, 20);
+});
+
+test("the TypeScript types cover the API without any", () => {
+  const dts = readFileSync(path.join(consumer, "node_modules/lightprompt/web/lightprompt.d.ts"), "utf8");
+  for (const name of ["open(options?: LightPromptOptions)", "optimize(request: OptimizeRequest): Promise<OptimizeResult>", "interface TrainingStatus", "feedback(request: FeedbackRequest): Promise<FeedbackResult>"]) {
+    assert.ok(dts.includes(name) || dts.replace(/\s+/g, " ").includes(name), `${name} missing`);
+  }
+  // The raw wasm exports (InitOutput) are internal; the public surface comes before them.
+  const publicPart = dts.split("export type InitInput")[0];
+  const publicLines = publicPart.split("\n").filter((l) => /^\s*(export|[a-zA-Z]+\(|readonly|[a-zA-Z]+\??:)/.test(l));
+  const anyLines = publicLines.filter((l) => /\bany\b/.test(l) && !l.includes("InitInput") && !l.includes("__wbg") && !l.includes("memory"));
+  assert.deepEqual(anyLines, []);
+});
