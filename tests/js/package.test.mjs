@@ -148,3 +148,16 @@ test("the TypeScript types cover the API without any", () => {
   const anyLines = publicLines.filter((l) => /\bany\b/.test(l) && !l.includes("InitInput") && !l.includes("__wbg") && !l.includes("memory"));
   assert.deepEqual(anyLines, []);
 });
+
+test("the README's quick start runs as written", () => {
+  const readme = readFileSync(path.join(root, "README.md"), "utf8");
+  const example = readFileSync(path.join(root, "examples/quickstart.mjs"), "utf8");
+  assert.ok(readme.includes(example.trim()), "README must show examples/quickstart.mjs verbatim");
+  const file = path.join(consumer, "quickstart.mjs");
+  writeFileSync(file, example);
+  const out = execFileSync("node", [file], { cwd: consumer, encoding: "utf8" });
+  assert.match(out, /^a beautiful sunset/m);
+  assert.match(out, /reward (\S+) = \1$/m);
+  assert.match(out, /1 spans, 1 rewards/);
+  assert.match(out, /InvalidInput prompt/);
+});
