@@ -7,7 +7,9 @@
 use lightprompt::prompt::optimize::{optimize, OptimizeInput};
 use lightprompt::prompt::rules::rules;
 use lightprompt::prompt::tokenize::tokenize;
-use lightprompt::prompt::{analyze, score_prompt, Category, OptionValue, Options, RuleChooser, ADAPTERS};
+use lightprompt::prompt::{
+    analyze, score_prompt, Category, OptionValue, Options, RuleChooser, ADAPTERS,
+};
 use proptest::prelude::*;
 
 fn fixtures() -> Vec<(Category, String)> {
@@ -36,13 +38,25 @@ fn words(text: &str) -> Vec<String> {
 /// Checks one optimization; returns a description of what is wrong.
 fn check(category: Category, model: &str, prompt: &str) -> Result<(), String> {
     let options = Options::new();
-    let input = OptimizeInput { prompt, category, model: Some(model), options: &options };
+    let input = OptimizeInput {
+        prompt,
+        category,
+        model: Some(model),
+        options: &options,
+    };
     let out = optimize(&input, &mut RuleChooser).map_err(|e| format!("error {e}"))?;
-    if !(0.0..=100.0).contains(&out.optimized.total) || !(0.0..=100.0).contains(&out.original.total) {
-        return Err(format!("score out of range: {} {}", out.original.total, out.optimized.total));
+    if !(0.0..=100.0).contains(&out.optimized.total) || !(0.0..=100.0).contains(&out.original.total)
+    {
+        return Err(format!(
+            "score out of range: {} {}",
+            out.original.total, out.optimized.total
+        ));
     }
     if out.optimized.total < out.original.total {
-        return Err(format!("score fell {} -> {}", out.original.total, out.optimized.total));
+        return Err(format!(
+            "score fell {} -> {}",
+            out.original.total, out.optimized.total
+        ));
     }
     // The user's words survive, in their order.
     let (text, _) = out.adapter.split_inline(prompt.trim());
@@ -51,14 +65,20 @@ fn check(category: Category, model: &str, prompt: &str) -> Result<(), String> {
     let mut it = got.iter();
     for w in &want {
         if !it.any(|g| g == w) {
-            return Err(format!("lost or reordered {w:?} in {:?}", out.optimized_prompt));
+            return Err(format!(
+                "lost or reordered {w:?} in {:?}",
+                out.optimized_prompt
+            ));
         }
     }
     // ... and lead: for image and video prompts the first word of the output is the user's.
     if category != Category::Text {
         if let (Some(first), Some(out_first)) = (want.first(), got.first()) {
             if first != out_first {
-                return Err(format!("does not start with the user's words: {:?}", out.optimized_prompt));
+                return Err(format!(
+                    "does not start with the user's words: {:?}",
+                    out.optimized_prompt
+                ));
             }
         }
     }
@@ -69,7 +89,9 @@ fn check(category: Category, model: &str, prompt: &str) -> Result<(), String> {
 fn fixture_prompts_optimize_well_for_every_model() {
     let prompts = fixtures();
     assert!(prompts.len() >= 200, "{}", prompts.len());
-    assert!(prompts.iter().any(|(_, p)| p.chars().any(|c| ('가'..='힣').contains(&c))));
+    assert!(prompts
+        .iter()
+        .any(|(_, p)| p.chars().any(|c| ('가'..='힣').contains(&c))));
     let mut failures = Vec::new();
     let mut runs = 0;
     for (category, prompt) in &prompts {
@@ -81,7 +103,12 @@ fn fixture_prompts_optimize_well_for_every_model() {
         }
     }
     assert!(runs > 1000);
-    assert!(failures.is_empty(), "{} of {runs} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Every prompt of the shared corpus (when the checkout has it next door).
@@ -94,7 +121,11 @@ fn the_whole_shared_corpus_optimizes_without_error() {
     }
     let mut total = 0;
     let mut failures = Vec::new();
-    for (sub, category, model) in [("image", Category::Image, "sdxl"), ("video", Category::Video, "sora"), ("text", Category::Text, "claude")] {
+    for (sub, category, model) in [
+        ("image", Category::Image, "sdxl"),
+        ("video", Category::Video, "sora"),
+        ("text", Category::Text, "claude"),
+    ] {
         for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
@@ -111,7 +142,17 @@ fn the_whole_shared_corpus_optimizes_without_error() {
         }
     }
     assert!(total > 1000, "{total}");
-    assert!(failures.len() * 100 <= total, "{} of {total}:\n{}", failures.len(), failures.iter().take(20).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        failures.len() * 100 <= total,
+        "{} of {total}:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 #[test]
@@ -122,12 +163,22 @@ fn adding_a_missing_facet_never_lowers_the_score() {
         let (base, _) = score_prompt(prompt, *category, None).unwrap();
         let analysis = analyze(*category, prompt).unwrap();
         for facet in table.facets.iter().filter(|f| !analysis.has(f.facet)) {
-            let Some(term) = table.terms.iter().find(|t| t.facet == Some(facet.facet) && t.tags.is_empty()) else {
+            let Some(term) = table
+                .terms
+                .iter()
+                .find(|t| t.facet == Some(facet.facet) && t.tags.is_empty())
+            else {
                 continue;
             };
             let richer = format!("{prompt}, {}", term.text);
             let (after, _) = score_prompt(&richer, *category, None).unwrap();
-            assert!(after.total + 1e-9 >= base.total, "{prompt:?} + {:?}: {} -> {}", term.text, base.total, after.total);
+            assert!(
+                after.total + 1e-9 >= base.total,
+                "{prompt:?} + {:?}: {} -> {}",
+                term.text,
+                base.total,
+                after.total
+            );
         }
     }
 }
@@ -138,9 +189,18 @@ fn option_value() -> impl Strategy<Value = OptionValue> {
         any::<bool>().prop_map(OptionValue::Bool),
         any::<f64>().prop_map(OptionValue::Number),
         "\\PC{0,12}".prop_map(OptionValue::Text),
-        prop_oneof![Just("16:9"), Just("1:1"), Just("0:0"), Just("99999:1"), Just("a:b")].prop_map(|s| OptionValue::Text(s.into())),
+        prop_oneof![
+            Just("16:9"),
+            Just("1:1"),
+            Just("0:0"),
+            Just("99999:1"),
+            Just("a:b")
+        ]
+        .prop_map(|s| OptionValue::Text(s.into())),
     ];
-    leaf.prop_recursive(2, 8, 4, |inner| prop::collection::vec(inner, 0..4).prop_map(OptionValue::List))
+    leaf.prop_recursive(2, 8, 4, |inner| {
+        prop::collection::vec(inner, 0..4).prop_map(OptionValue::List)
+    })
 }
 
 fn option_name() -> impl Strategy<Value = String> {
