@@ -334,44 +334,49 @@ impl Policy {
     /// Deterministic: the same spans and rewards give the same policy.
     pub fn train(spans: &[Span], rewards: &[Reward], half_life_ms: Option<f64>) -> Policy {
         let mut policy = Policy::new(half_life_ms);
-        let by_id: FastMap<&str, &Span> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
-        let mut ordered: Vec<&Reward> = rewards.iter().collect();
-        ordered.sort_by(|a, b| {
-            a.created_at
-                .total_cmp(&b.created_at)
-                .then_with(|| a.reward_id.cmp(&b.reward_id))
-        });
-        // The latest reward of each span wins.
-        let mut latest: FastMap<&str, usize> = FastMap::default();
-        for (i, r) in ordered.iter().enumerate() {
-            latest.insert(r.span_id.as_str(), i);
+        // The latest reward of each span wins (ties: the larger id, as in time order).
+        let mut latest: FastMap<&str, &Reward> = FastMap::default();
+        latest.reserve(rewards.len());
+        for r in rewards {
+            let newer = |old: &&Reward| {
+                (r.created_at, r.reward_id.as_str()) > (old.created_at, old.reward_id.as_str())
+            };
+            match latest.get(r.span_id.as_str()) {
+                Some(old) if !newer(old) => {}
+                _ => {
+                    latest.insert(r.span_id.as_str(), r);
+                }
+            }
+        }
+        let effective: Vec<(&Span, &Reward)> = spans
+            .iter()
+            .filter_map(|s| latest.get(s.span_id.as_str()).map(|r| (s, *r)))
+            .collect();
+        // One weight scale for the whole run: the oldest reward, unless that would make the
+        // newest weights overflow (rewards more than REBASE_EXPONENT half-lives older than
+        // the newest weigh nothing anyway).
+        if let Some(h) = policy.half_life_ms {
+            let oldest = effective
+                .iter()
+                .map(|(_, r)| r.created_at)
+                .fold(f64::INFINITY, f64::min);
+            let newest = effective
+                .iter()
+                .map(|(_, r)| r.created_at)
+                .fold(f64::NEG_INFINITY, f64::max);
+            if oldest.is_finite() {
+                policy.t0 = Some(oldest.max(newest - REBASE_EXPONENT * h));
+            }
         }
         type ArmKey<'a> = (&'a str, &'a str, &'a str, Category); // model, slot, action
         let mut arms: FastMap<ArmKey<'_>, Stat> = FastMap::default();
         let mut keywords: FastMap<(&str, &str, Category), Stat> = FastMap::default();
         let mut totals: FastMap<(&str, Category), Stat> = FastMap::default();
-        for (i, r) in ordered.iter().enumerate() {
-            if latest.get(r.span_id.as_str()) != Some(&i) {
-                continue;
-            }
-            let Some(span) = by_id.get(r.span_id.as_str()) else {
-                continue;
+        for &(span, r) in &effective {
+            let w = match policy.half_life_ms {
+                Some(_) => policy.exponent(r.created_at).exp2(),
+                None => 1.0,
             };
-            let before = policy.t0;
-            let w = policy.weight_for_new(r.created_at);
-            if before.is_some() && policy.t0 != before {
-                // Rebased: bring the accumulators to the new scale too.
-                let factor = (-(r.created_at - before.unwrap_or(0.0))
-                    / policy.half_life_ms.unwrap_or(1.0))
-                .exp2();
-                for s in arms
-                    .values_mut()
-                    .chain(keywords.values_mut())
-                    .chain(totals.values_mut())
-                {
-                    s.scale(factor);
-                }
-            }
             policy.latest = policy.latest.max(r.created_at);
             policy.rewards += 1;
             for d in &span.decisions {

@@ -98,7 +98,13 @@ impl Hasher for FastHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // Multiplication only carries low bits upward; fold the high bits back down so keys
+        // that differ in their last bytes (hex ids) land in different buckets.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
     }
 }
 
