@@ -17,7 +17,8 @@ for d in "$OUT.tmp/web/lightprompt.d.ts" "$OUT.tmp/node/lightprompt.d.ts"; do
   sed -i -e 's/(options: LightPromptOptions)/(options?: LightPromptOptions)/' \
          -e 's/(query: QueryRequest)/(query?: QueryRequest)/' \
          -e 's/options: ImportOptions)/options?: ImportOptions)/' \
-         -e 's/(category: string, model?: string | null)/(category: Category, model?: string | null)/' "$d"
+         -e 's/(category: string, model?: string | null)/(category: Category, model?: string | null)/' \
+         -e '/\[Symbol.dispose\]()/d' "$d"   # needs lib esnext; free() does the same
 done
 for dir in web node; do
   f="$OUT.tmp/$dir/lightprompt_bg.wasm"

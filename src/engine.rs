@@ -988,6 +988,7 @@ impl<S: Store> Engine<S> {
 
     /// The training status (the seed's `/training/status`).
     pub fn training_status(&self) -> Result<TrainingStatus> {
+        self.ensure_open()?;
         let st = self.state.borrow();
         let mut by_category = BTreeMap::new();
         let mut rewarded = [0u64; 3];
@@ -1047,6 +1048,7 @@ impl<S: Store> Engine<S> {
         category: &str,
         model: Option<&str>,
     ) -> Result<LearnedOptimizations> {
+        self.ensure_open()?;
         let category = Category::parse(category, "category")?;
         let adapter = resolve(category, model)?.adapter;
         Ok(self

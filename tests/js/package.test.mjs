@@ -161,3 +161,39 @@ test("the README's quick start runs as written", () => {
   assert.match(out, /1 spans, 1 rewards/);
   assert.match(out, /InvalidInput prompt/);
 });
+
+test("a TypeScript consumer type-checks against the package's types", () => {
+  const ts = `import init, { LightPrompt, calculateReward, supportedModels, type OptimizeResult, type LightPromptError } from "lightprompt";
+async function main(): Promise<void> {
+  await init();
+  const lp = await LightPrompt.open({ dbName: "x", exploration: 0.5 });
+  const r: OptimizeResult = await lp.optimize({ prompt: "a fox", category: "image", model: "sdxl", options: { aspectRatio: "16:9" } });
+  const edits: string[] = r.edits.map((e) => e.id + (e.learned ? "*" : ""));
+  const fb = await lp.feedback({ spanId: r.spanId, metadata: { rating: 5, usedResult: true } });
+  const n: number = fb.reward + calculateReward({ qualityScore: r.qualityScore });
+  const s = await lp.trainingStatus();
+  const avg: number = s.byCategory.image.averageReward;
+  const learned = await lp.learnedOptimizations("image", "sdxl");
+  const top: string | undefined = learned.learnedKeywords[0]?.term;
+  const models = supportedModels().categories.flatMap((c) => c.models.map((m) => m.id));
+  const ev = await lp.evaluate();
+  const ips: number = ev.values[2].ips;
+  await lp.spans({ category: "image", limit: 10 });
+  const doc = await lp.exportData();
+  await lp.importData(doc, { replace: true });
+  lp.setRewardFunction((input) => (input.rating ?? 3) / 5);
+  try { await lp.optimize({ prompt: "", category: "image" }); } catch (e) { const code: string = (e as LightPromptError).code; void code; }
+  // @ts-expect-error: category must be one of the three
+  await lp.optimize({ prompt: "a fox", category: "audio" });
+  lp.close();
+  void [edits, n, avg, top, models, ips];
+}
+void main;
+`;
+  writeFileSync(path.join(consumer, "consumer.ts"), ts);
+  writeFileSync(path.join(consumer, "tsconfig.json"), JSON.stringify({
+    compilerOptions: { strict: true, noEmit: true, target: "es2022", module: "es2022", moduleResolution: "bundler", lib: ["es2022", "dom"], skipLibCheck: false },
+    files: ["consumer.ts"],
+  }));
+  execFileSync(path.join(root, "node_modules/.bin/tsc"), ["-p", consumer], { encoding: "utf8", stdio: "pipe" });
+});
