@@ -7,7 +7,7 @@ PORT ?= 8080
 # chromedriver leaves temp files per run: keep them inside the build folder.
 export TMPDIR := $(BUILD)/tmp
 
-.PHONY: setup check test test-native test-wasm test-pkg test-e2e pkg demo bench fuzz fmt clean
+.PHONY: setup check test test-native test-wasm test-pkg test-e2e test-bench pkg demo bench fuzz fmt clean
 
 setup:
 	@mkdir -p $(TMPDIR)
@@ -37,9 +37,14 @@ test-pkg: pkg
 test-e2e: pkg
 	node --test tests/e2e/
 
+# The benchmark harness on tiny sizes, so it cannot rot (no assertion on time).
+test-bench: pkg
+	cargo run --release --example bench_native -- --quick
+	node scripts/bench.mjs --tiny
+
 ## Every test: formatting, lints (native and wasm32), native tests, wasm tests in headless
 ## Chromium, the npm package installed and used from Node.
-test: check test-native test-wasm test-pkg
+test: check test-native test-wasm test-pkg test-bench
 	@echo "make test: all passed"
 
 ## Build the web package and serve www/ on 127.0.0.1.

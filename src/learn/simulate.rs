@@ -209,6 +209,14 @@ pub struct SimReport {
     pub windows: Vec<WindowPoint>,
     /// True mean reward of the final greedy learned policy (fresh noisy ratings).
     pub true_learned: f64,
+    /// True mean reward of the final learned policy as configured (exploring).
+    pub true_exploring: f64,
+    /// IPS estimate of the final learned policy as configured.
+    pub ips_exploring: f64,
+    /// Self-normalised IPS of the same.
+    pub snips_exploring: f64,
+    /// Pseudo-inverse estimate of the same.
+    pub pi_exploring: f64,
     /// True mean reward of the rule-only policy.
     pub true_rules: f64,
     /// IPS estimate of the final greedy policy from the logged data.
@@ -268,14 +276,6 @@ pub fn simulate(
         };
         let result = block_on(engine.optimize(&req))?;
         let rating = user.rate(&ids_of(&result), result.aspect_ratio.as_deref());
-        if std::env::var("SIM_DEBUG").is_ok() {
-            eprintln!(
-                "{round} {:?} {:?} {:?}",
-                result.aspect_ratio,
-                ids_of(&result),
-                rating
-            );
-        }
         block_on(engine.feedback(&FeedbackRequest {
             span_id: result.span_id.clone(),
             metadata: FeedbackMetadata {
@@ -325,7 +325,7 @@ pub fn simulate(
     block_on(engine.train())?;
     // True values: fresh noisy ratings of each policy over every prompt, several times.
     let mut truth_user = user.clone();
-    let (mut true_learned, mut true_rules, mut n) = (0.0, 0.0, 0.0);
+    let (mut true_learned, mut true_rules, mut true_exploring, mut n) = (0.0, 0.0, 0.0, 0.0);
     for _ in 0..5 {
         for prompt in prompts {
             let req = OptimizeRequest {
@@ -337,6 +337,9 @@ pub fn simulate(
             let greedy = engine.preview(&req, Some(0.0))?;
             let r = truth_user.rate(&ids_of(&greedy), greedy.aspect_ratio.as_deref());
             true_learned += SimUser::reward(&r, greedy.quality_score);
+            let exploring = engine.preview(&req, None)?;
+            let r = truth_user.rate(&ids_of(&exploring), exploring.aspect_ratio.as_deref());
+            true_exploring += SimUser::reward(&r, exploring.quality_score);
             let input = OptimizeInput {
                 prompt,
                 category: cfg.category,
@@ -360,6 +363,10 @@ pub fn simulate(
     Ok(SimReport {
         windows,
         true_learned: true_learned / n,
+        true_exploring: true_exploring / n,
+        ips_exploring: eval.values[0].ips,
+        snips_exploring: eval.values[0].snips,
+        pi_exploring: eval.values[0].pseudo_inverse,
         true_rules: true_rules / n,
         ips_learned: eval.values[1].ips,
         snips_learned: eval.values[1].snips,

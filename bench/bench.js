@@ -1,0 +1,223 @@
+// Browser benchmarks for `make bench`: lightprompt against raw IndexedDB and Dexie, in the
+// same run, on records of the same shape. Results go to window.__bench (read by the runner).
+import init, { LightPrompt } from "./pkg/lightprompt.js";
+import Dexie from "./dexie.mjs";
+
+const params = new URLSearchParams(location.search);
+const tiny = params.has("tiny");
+const N_BATCH = tiny ? 200 : 10_000;
+const N_LOAD = tiny ? 1_000 : 100_000;
+const N_OPT = tiny ? 50 : 3_000;
+const N_LATENCY = tiny ? 20 : 300;
+
+const PROMPTS = [
+  ["a beautiful sunset", "image", "midjourney"],
+  ["portrait of an old fisherman with a weathered face, oil painting, dramatic rim light", "image", "sdxl"],
+  ["a red fox in the snow", "image", "flux"],
+  ["노을 지는 바닷가, 부드러운 조명", "image", "dall-e-3"],
+  ["a surfer riding a huge wave at dawn, drone shot, slow motion", "video", "sora"],
+  ["city traffic at night", "video", "veo"],
+  ["a dog running through a meadow", "video", "runway"],
+  ["summarize this article about climate policy for a busy executive", "text", "claude"],
+  ["write an email asking my landlord to fix the heating", "text", "gpt"],
+  ["explain recursion", "text", "gemini"],
+  ["fix the bug in this python function: def add(a, b): return a - b", "text", "llama"],
+  ["cat", "image", "sd-1.5"],
+];
+const request = (i) => {
+  const [prompt, category, model] = PROMPTS[i % PROMPTS.length];
+  return { prompt: `${prompt} ${i % 97}`, category, model };
+};
+const now = () => performance.now();
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+const hex = (n, len) => n.toString(16).padStart(len, "0");
+const out = {};
+const status = (t) => { document.getElementById("status").textContent = t; };
+
+function deleteDb(name) {
+  return new Promise((resolve) => { const r = indexedDB.deleteDatabase(name); r.onsuccess = r.onerror = r.onblocked = () => resolve(); });
+}
+
+// Raw IndexedDB with lightprompt's schema for spans (same indexes).
+function openRaw(name) {
+  return new Promise((resolve, reject) => {
+    const r = indexedDB.open(name, 1);
+    r.onupgradeneeded = () => {
+      const s = r.result.createObjectStore("spans", { keyPath: "spanId" });
+      s.createIndex("taskId", "taskId");
+      s.createIndex("category", "category");
+      s.createIndex("createdAt", "createdAt");
+      s.createIndex("category_createdAt", ["category", "createdAt"]);
+    };
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+function rawPutAll(db, records) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction("spans", "readwrite");
+    const store = tx.objectStore("spans");
+    for (const rec of records) store.put(rec);
+    tx.oncomplete = () => resolve();
+    tx.onabort = tx.onerror = () => reject(tx.error);
+  });
+}
+
+function rawGetAll(db, storeName, index) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(storeName, "readonly");
+    const src = index ? tx.objectStore(storeName).index(index) : tx.objectStore(storeName);
+    const r = src.getAll();
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+function openExisting(name) {
+  return new Promise((resolve, reject) => { const r = indexedDB.open(name); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+}
+
+async function gzipSize(url) {
+  const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+  const gz = await new Response(new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
+  return { raw: bytes.length, gzip: gz.byteLength };
+}
+
+async function run() {
+  const wasm = await init();
+
+  // 1. Optimize compute in wasm (memory store: the write is a map insert).
+  status("optimize compute");
+  {
+    const lp = await LightPrompt.open({ inMemory: true, seed: 1, autoTrainEvery: 0 });
+    for (let i = 0; i < 50; i++) await lp.optimize(request(i));
+    const times = [];
+    const t0 = now();
+    for (let i = 0; i < N_OPT; i++) {
+      const t = now();
+      await lp.optimize(request(i));
+      times.push(now() - t);
+    }
+    const total = now() - t0;
+    out.optimizePerSecondWasm = N_OPT / (total / 1000);
+    out.optimizeMedianMsWasm = pct(times, 0.5);
+    const batchReqs = Array.from({ length: N_OPT }, (_, i) => request(i));
+    const tb = now();
+    await lp.optimizeBatch(batchReqs);
+    out.optimizeBatchPerSecondWasmMemory = N_OPT / ((now() - tb) / 1000);
+    lp.close();
+  }
+
+  // 2. Optimize + persist, one request at a time, IndexedDB.
+  status("optimize + persist");
+  {
+    await deleteDb("bench-latency");
+    const lp = await LightPrompt.open({ dbName: "bench-latency", seed: 2, autoTrainEvery: 0 });
+    for (let i = 0; i < 10; i++) await lp.optimize(request(i));
+    const times = [];
+    for (let i = 0; i < N_LATENCY; i++) {
+      const t = now();
+      await lp.optimize(request(i));
+      times.push(now() - t);
+    }
+    out.optimizePersistP50Ms = pct(times, 0.5);
+    out.optimizePersistP95Ms = pct(times, 0.95);
+    lp.close();
+  }
+
+  // 3. Batch write: optimizeBatch vs raw IndexedDB vs Dexie bulkPut, same records.
+  status("batch write");
+  let template;
+  {
+    await deleteDb("bench-batch");
+    const lp = await LightPrompt.open({ dbName: "bench-batch", seed: 3, autoTrainEvery: 0 });
+    const reqs = Array.from({ length: N_BATCH }, (_, i) => request(i));
+    const t = now();
+    await lp.optimizeBatch(reqs);
+    const ms = now() - t;
+    out.batchSpansPerSecond = N_BATCH / (ms / 1000);
+    const spans = await lp.spans({ limit: Math.min(N_BATCH, 10000) });
+    template = spans;
+    lp.close();
+    const records = spans.map((s, i) => ({ ...s, spanId: hex(i + 1, 16) }));
+    out.recordBytes = JSON.stringify(records[0]).length;
+
+    await deleteDb("bench-raw");
+    const raw = await openRaw("bench-raw");
+    const tr = now();
+    await rawPutAll(raw, records);
+    out.rawPutPerSecond = records.length / ((now() - tr) / 1000);
+    raw.close();
+
+    await deleteDb("bench-dexie");
+    const dx = new Dexie("bench-dexie");
+    dx.version(1).stores({ spans: "spanId, taskId, category, createdAt, [category+createdAt]" });
+    await dx.open();
+    const td = now();
+    await dx.table("spans").bulkPut(records);
+    out.dexieBulkPutPerSecond = records.length / ((now() - td) / 1000);
+    dx.close();
+    out.batchVsRaw = out.batchSpansPerSecond / out.rawPutPerSecond;
+    out.batchVsDexie = out.batchSpansPerSecond / out.dexieBulkPutPerSecond;
+  }
+
+  // 4/5. Load and training: N_LOAD spans + rewards imported, then train() and raw getAll.
+  for (const size of tiny ? [N_LOAD] : [10_000, N_LOAD]) {
+    status(`load + train ${size}`);
+    await deleteDb("bench-load");
+    const lp = await LightPrompt.open({ dbName: "bench-load", seed: 4, autoTrainEvery: 0 });
+    const spans = [];
+    const rewards = [];
+    for (let i = 0; i < size; i++) {
+      const s = template[i % template.length];
+      const id = hex(i + 1, 16);
+      spans.push({ ...s, spanId: id, taskId: hex(i + 1, 32), createdAt: 1.7e12 + i });
+      rewards.push({ rewardId: hex(i + 1 + 2 ** 40, 16), spanId: id, taskId: hex(i + 1, 32), category: s.category, model: s.model, value: ((i * 37) % 200) / 100 - 1, source: "computed", qualityScore: s.qualityScore, rating: 1 + (i % 5), metadata: {}, createdAt: 1.7e12 + i + 0.5 });
+    }
+    const ti = now();
+    await lp.importData({ format: "lightprompt", version: 1, exportedAt: Date.now(), spans, rewards, policies: [] });
+    out[`import${size}Ms`] = now() - ti;
+    const report = await lp.train();
+    out[`train${size}Ms`] = report.ms;
+    out[`train${size}ComputeMs`] = report.computeMs;
+    const loadMs = report.ms - report.computeMs;
+    out[`load${size}RecordsPerSecond`] = (2 * size) / (loadMs / 1000);
+    lp.close();
+    const raw = await openExisting("bench-load");
+    const tr = now();
+    const a = await rawGetAll(raw, "spans", "createdAt");
+    const b = await rawGetAll(raw, "rewards", "createdAt");
+    out[`rawGetAll${size}RecordsPerSecond`] = (a.length + b.length) / ((now() - tr) / 1000);
+    raw.close();
+    out[`load${size}VsRaw`] = out[`load${size}RecordsPerSecond`] / out[`rawGetAll${size}RecordsPerSecond`];
+    if (size === N_LOAD) {
+      // Memory after loading everything (the engine keeps rewards; train() read all spans).
+      const again = await LightPrompt.open({ dbName: "bench-load", seed: 5, autoTrainEvery: 0 });
+      await again.train();
+      out.wasmMemoryBytes = wasm.memory.buffer.byteLength;
+      out.jsHeapBytes = performance.memory ? performance.memory.usedJSHeapSize : null;
+      // Online update through the API: feedback on stored spans (includes the write).
+      const times = [];
+      for (let i = 0; i < (tiny ? 10 : 200); i++) {
+        const t = now();
+        await again.feedback({ spanId: hex(i + 1, 16), metadata: { rating: 4 } });
+        times.push(now() - t);
+      }
+      out.feedbackP50Ms = pct(times, 0.5);
+      again.close();
+    }
+  }
+
+  // 6. Sizes.
+  const wasmSize = await gzipSize("./pkg/lightprompt_bg.wasm");
+  const jsSize = await gzipSize("./pkg/lightprompt.js");
+  out.wasmBytes = wasmSize.raw;
+  out.wasmGzipBytes = wasmSize.gzip;
+  out.jsBytes = jsSize.raw;
+  out.jsGzipBytes = jsSize.gzip;
+  status("done");
+  return out;
+}
+
+window.__bench = run().then((r) => ({ ok: true, results: r }), (e) => ({ ok: false, error: `${e && e.code ? e.code + ": " : ""}${e && e.message ? e.message : e}` }));
