@@ -43,8 +43,8 @@ test-bench: pkg
 	node scripts/bench.mjs --tiny
 
 ## Every test: formatting, lints (native and wasm32), native tests, wasm tests in headless
-## Chromium, the npm package installed and used from Node.
-test: check test-native test-wasm test-pkg test-bench
+## Chromium, the npm package installed and used from Node, the page end to end, the bench harness.
+test: check test-native test-wasm test-pkg test-e2e test-bench
 	@echo "make test: all passed"
 
 ## Build the web package and serve www/ on 127.0.0.1.

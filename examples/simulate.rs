@@ -143,10 +143,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 w.round, w.learned, w.rules, w.oracle
             );
         }
-        println!("off-policy estimates from {} logged spans vs the truth (fresh simulated ratings):", report.evaluated);
-        println!("  learned (as configured)  true {:.3}  IPS {:.3}  SNIPS {:.3}  PI {:.3}", report.true_exploring, report.ips_exploring, report.snips_exploring, report.pi_exploring);
-        println!("  learned (greedy)         true {:.3}  IPS {:.3}  SNIPS {:.3}", report.true_learned, report.ips_learned, report.snips_learned);
-        println!("  rule-only                true {:.3}  IPS {:.3}  SNIPS {:.3}", report.true_rules, report.ips_rules, report.snips_rules);
+        println!(
+            "off-policy estimates from {} logged spans vs the truth (fresh simulated ratings):",
+            report.evaluated
+        );
+        println!(
+            "  learned (as configured)  true {:.3}  IPS {:.3}  SNIPS {:.3}  PI {:.3}",
+            report.true_exploring,
+            report.ips_exploring,
+            report.snips_exploring,
+            report.pi_exploring
+        );
+        println!(
+            "  learned (greedy)         true {:.3}  IPS {:.3}  SNIPS {:.3}",
+            report.true_learned, report.ips_learned, report.snips_learned
+        );
+        println!(
+            "  rule-only                true {:.3}  IPS {:.3}  SNIPS {:.3}",
+            report.true_rules, report.ips_rules, report.snips_rules
+        );
         if !report.keywords.is_empty() {
             println!("learned keywords: {}", report.keywords.join(", "));
         }

@@ -170,7 +170,14 @@ fn adding_a_missing_facet_never_lowers_the_score() {
             else {
                 continue;
             };
-            let richer = format!("{prompt}, {}", term.text);
+            // Added in the prompt's own idiom: a sentence after a sentence, a phrase after
+            // a list of phrases.
+            let trimmed = prompt.trim_end();
+            let richer = if trimmed.ends_with(['.', '!', '?']) {
+                format!("{trimmed} With {}.", term.text)
+            } else {
+                format!("{trimmed}, {}", term.text)
+            };
             let (after, _) = score_prompt(&richer, *category, None).unwrap();
             assert!(
                 after.total + 1e-9 >= base.total,

@@ -538,9 +538,13 @@ impl Policy {
         let (wm, smr) = self.effective(&sm, scale);
         let mean = (PRIOR_MODEL * c + smr) / (PRIOR_MODEL + wm);
         let samples = wm + 0.3 * wc_out + 0.1 * wg_out;
+        // Normal–normal posterior of the arm's mean: the prior spread of an arm's value
+        // (PRIOR_VARIANCE) narrowed by the evidence at the observed noise level. An untried
+        // arm keeps the full prior spread even when the user rates very consistently.
+        let precision = 1.0 / PRIOR_VARIANCE + samples / variance;
         Estimate {
             mean,
-            std: (variance / (1.0 + samples)).sqrt(),
+            std: (1.0 / precision).sqrt(),
             samples,
         }
     }

@@ -513,7 +513,7 @@ mod tests {
             .any(|s| s.contains("opposite")));
         let long =
             "a castle on a hill with many towers and flags and knights and horses and dragons "
-                .repeat(4);
+                .repeat(6);
         let s = total(Category::Image, "sdxl", &long, &[], false);
         assert!(
             s.penalties

@@ -1,0 +1,89 @@
+// The engine's home: a module Web Worker that loads the WebAssembly build once, opens one
+// LightPrompt on IndexedDB and answers the page's calls.
+//
+// Protocol: the page posts {id, method, args}; the worker answers {id, ok: true, value} or
+// {id, ok: false, error: {message, code, field}}. Errors are flattened to plain objects
+// because structured cloning keeps only an Error's name and message.
+
+import init, { LightPrompt, calculateReward, supportedModels, version } from "./pkg/lightprompt.js";
+
+let engine = null;
+
+const ready = (async () => {
+  try {
+    await init();
+  } catch (error) {
+    throw Object.assign(new Error(`could not load the engine: ${error?.message ?? error}`), { code: "Unavailable", field: null });
+  }
+  engine = await LightPrompt.open();
+  return engine;
+})();
+// Keep the rejection observed; every call reports it through `await ready`.
+ready.catch(() => {});
+
+/** The latest reward of each span, newest first per span. */
+async function latestRewards(spans) {
+  const out = {};
+  await Promise.all(
+    spans.map(async (span) => {
+      const rewards = await engine.rewards({ spanId: span.spanId, limit: 1 });
+      if (rewards.length > 0) out[span.spanId] = rewards[0];
+    }),
+  );
+  return out;
+}
+
+/** Methods the page may call. Every one runs after the engine opened. */
+const methods = {
+  hello: () => ({ version: version(), catalog: supportedModels(), storage: engine.storage }),
+  optimize: (request) => engine.optimize(request),
+  optimizeBatch: (requests) => engine.optimizeBatch(requests),
+  feedback: (request) => engine.feedback(request),
+  trainingStatus: () => engine.trainingStatus(),
+  train: () => engine.train(),
+  learnedOptimizations: (category, model) => engine.learnedOptimizations(category, model ?? null),
+  evaluate: () => engine.evaluate(),
+  spans: (query) => engine.spans(query ?? {}),
+  rewards: (query) => engine.rewards(query ?? {}),
+  exportData: () => engine.exportData(),
+  importData: (document, options) => engine.importData(document, options ?? {}),
+  exportOtlp: () => engine.exportOtlp(),
+  clear: () => engine.clear(),
+  calculateReward: (signals) => calculateReward(signals),
+  /** Export as JSON text, so the page gets one string instead of a large object graph. */
+  exportJson: async () => JSON.stringify(await engine.exportData(), null, 2),
+  exportOtlpJson: async () => JSON.stringify(await engine.exportOtlp(), null, 2),
+  /** One page of history joined with each span's latest reward; asks for one more span to know whether a next page exists. */
+  history: async ({ category, limit = 10, offset = 0 } = {}) => {
+    const query = { limit: limit + 1, offset };
+    if (category) query.category = category;
+    const spans = await engine.spans(query);
+    const page = spans.slice(0, limit);
+    return { spans: page, hasMore: spans.length > limit, rewards: await latestRewards(page) };
+  },
+};
+
+function flatten(error) {
+  if (error && typeof error === "object") {
+    return {
+      message: String(error.message ?? error),
+      code: typeof error.code === "string" ? error.code : "Internal",
+      field: typeof error.field === "string" ? error.field : null,
+    };
+  }
+  return { message: String(error), code: "Internal", field: null };
+}
+
+self.addEventListener("message", async (event) => {
+  const { id, method, args } = event.data ?? {};
+  try {
+    if (typeof method !== "string" || !Object.hasOwn(methods, method)) {
+      throw Object.assign(new Error(`unknown method: ${String(method)}`), { code: "InvalidInput", field: "method" });
+    }
+    await ready;
+    const value = await methods[method](...(Array.isArray(args) ? args : []));
+    self.postMessage({ id, ok: true, value });
+  } catch (error) {
+    self.postMessage({ id, ok: false, error: flatten(error) });
+  }
+});
