@@ -167,9 +167,85 @@ impl Chooser for Replay<'_, '_> {
     }
 }
 
+/// Per-span weights gathered by replaying rated spans: what the estimators are computed
+/// from. Collections from disjoint sets of spans can be merged.
+#[derive(Debug, Clone, Default)]
+pub struct Collected {
+    samples: usize,
+    skipped: usize,
+    logged_sum: f64,
+    /// Per target: (product weight, pseudo-inverse term, reward) per span.
+    weights: Vec<Vec<(f64, f64, f64)>>,
+}
+
+impl Collected {
+    /// Adds another collection over other spans (same targets, same order).
+    pub fn merge(&mut self, other: Collected) {
+        self.samples += other.samples;
+        self.skipped += other.skipped;
+        self.logged_sum += other.logged_sum;
+        if self.weights.is_empty() {
+            self.weights = other.weights;
+        } else {
+            for (mine, theirs) in self.weights.iter_mut().zip(other.weights) {
+                mine.extend(theirs);
+            }
+        }
+    }
+
+    /// The estimates.
+    pub fn summarize(&self) -> Evaluation {
+        let values = self
+            .weights
+            .iter()
+            .map(|ws| {
+                let n = ws.len().max(1) as f64;
+                let terms: Vec<f64> = ws.iter().map(|(w, _, r)| w * r).collect();
+                let ips = terms.iter().sum::<f64>() / n;
+                let sum_w: f64 = ws.iter().map(|(w, _, _)| w).sum();
+                let sum_w2: f64 = ws.iter().map(|(w, _, _)| w * w).sum();
+                let snips = if sum_w > 0.0 {
+                    terms.iter().sum::<f64>() / sum_w
+                } else {
+                    0.0
+                };
+                let pseudo_inverse = ws.iter().map(|(_, p, r)| p * r).sum::<f64>() / n;
+                let var = terms.iter().map(|t| (t - ips).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+                PolicyValue {
+                    ips,
+                    snips,
+                    pseudo_inverse,
+                    std_error: (var / n).sqrt(),
+                    samples: ws.len(),
+                    effective_samples: if sum_w2 > 0.0 {
+                        sum_w * sum_w / sum_w2
+                    } else {
+                        0.0
+                    },
+                }
+            })
+            .collect();
+        Evaluation {
+            samples: self.samples,
+            skipped: self.skipped,
+            logged_average: if self.samples > 0 {
+                self.logged_sum / self.samples as f64
+            } else {
+                0.0
+            },
+            values,
+        }
+    }
+}
+
 /// Estimates the average reward of each target from the rated spans (latest reward per
 /// span), in the order of `targets`.
 pub fn evaluate(spans: &[Span], rewards: &[Reward], targets: &[Target<'_>]) -> Result<Evaluation> {
+    Ok(collect(spans, rewards, targets)?.summarize())
+}
+
+/// Replays the rated spans and gathers the weights of each target.
+pub fn collect(spans: &[Span], rewards: &[Reward], targets: &[Target<'_>]) -> Result<Collected> {
     let mut latest: HashMap<&str, &Reward> = HashMap::new();
     for r in rewards {
         let newer = latest.get(r.span_id.as_str()).is_none_or(|old| {
@@ -219,43 +295,10 @@ pub fn evaluate(spans: &[Span], rewards: &[Reward], targets: &[Target<'_>]) -> R
             weights[t].push((w, pseudo, reward.value));
         }
     }
-    let values = weights
-        .iter()
-        .map(|ws| {
-            let n = ws.len().max(1) as f64;
-            let terms: Vec<f64> = ws.iter().map(|(w, _, r)| w * r).collect();
-            let ips = terms.iter().sum::<f64>() / n;
-            let sum_w: f64 = ws.iter().map(|(w, _, _)| w).sum();
-            let sum_w2: f64 = ws.iter().map(|(w, _, _)| w * w).sum();
-            let snips = if sum_w > 0.0 {
-                terms.iter().sum::<f64>() / sum_w
-            } else {
-                0.0
-            };
-            let pseudo_inverse = ws.iter().map(|(_, p, r)| p * r).sum::<f64>() / n;
-            let var = terms.iter().map(|t| (t - ips).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-            PolicyValue {
-                ips,
-                snips,
-                pseudo_inverse,
-                std_error: (var / n).sqrt(),
-                samples: ws.len(),
-                effective_samples: if sum_w2 > 0.0 {
-                    sum_w * sum_w / sum_w2
-                } else {
-                    0.0
-                },
-            }
-        })
-        .collect();
-    Ok(Evaluation {
+    Ok(Collected {
         samples,
         skipped,
-        logged_average: if samples > 0 {
-            logged_sum / samples as f64
-        } else {
-            0.0
-        },
-        values,
+        logged_sum,
+        weights,
     })
 }
