@@ -25,7 +25,7 @@ async fn ok(p: Promise) -> JsValue {
 }
 
 async fn code_of(p: Promise) -> (String, JsValue) {
-    let e = JsFuture::from(p).await.err().expect("should reject");
+    let e = JsFuture::from(p).await.expect_err("should reject");
     assert!(e.is_instance_of::<js_sys::Error>());
     (get(&e, "code").as_string().unwrap(), get(&e, "field"))
 }
