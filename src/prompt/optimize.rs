@@ -386,12 +386,17 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
         draft.push_str(separator);
         draft.push_str(&e.text);
     }
-    let fits = |draft: &str| {
-        budget.limit().is_none_or(|l| budget.cost(draft) <= l)
-            && max_chars.is_none_or(|l| Budget::Chars(l).cost(draft) <= l)
+    // Costs of the draft in the model's budget unit and in characters. A candidate's cost is
+    // the draft's plus its own (separators split words, so the units add up); measuring
+    // each candidate against the whole draft again was a third of the optimizer's time.
+    let costs = |text: &str| (budget.cost(text), Budget::Chars(0).cost(text));
+    let within = |(units, chars): (usize, usize)| {
+        budget.limit().is_none_or(|l| units <= l) && max_chars.is_none_or(|l| chars <= l)
     };
+    let mut draft_cost = costs(&draft);
+    let (sep_units, sep_chars) = costs(separator);
     // Room is measured from the prompt as written: an over-long prompt gets no edits.
-    let mut room_ok = fits(&draft);
+    let mut room_ok = within(draft_cost);
 
     let mut chosen: Vec<(usize, usize, Choice)> = Vec::new(); // (slot, action, choice)
     let mut decisions = Vec::new();
@@ -425,10 +430,16 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
                 if chosen_words.iter().any(|w| w == &a.words) {
                     return false;
                 }
-                let mut candidate = draft.clone();
-                candidate.push_str(separator);
-                candidate.push_str(&a.text);
-                fits(&candidate)
+                // An edit's words are its tokens: no need to tokenize it again.
+                let units = match budget {
+                    Budget::Words(_) => a.words.len(),
+                    _ => budget.cost(&a.text),
+                };
+                let chars = a.text.chars().count();
+                within((
+                    draft_cost.0 + sep_units + units,
+                    draft_cost.1 + sep_chars + chars,
+                ))
             })
             .map(|(i, _)| i)
             .collect();
@@ -471,7 +482,8 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
                 covered.push(action.facet);
             }
             edit_count += 1;
-            room_ok = fits(&draft);
+            draft_cost = costs(&draft);
+            room_ok = within(draft_cost);
         }
         chosen.push((s, choice.action, choice));
     }
@@ -499,7 +511,17 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
             words: &words,
         })
     };
-    let (original, _) = score_text(adapter, input.category, text, &inline, None, max_chars)?;
+    let original = {
+        let names: Vec<&str> = inline.params.iter().map(|(n, _)| n.as_str()).collect();
+        score(&ScoreInput {
+            analysis: &analysis,
+            adapter,
+            text,
+            parameters: &names,
+            has_negative_prompt: false,
+            max_chars,
+        })?
+    };
     let mut rendered = render_with(&chosen);
     let (mut optimized, mut final_analysis) =
         score_rendered(adapter, input.category, &rendered, max_chars)?;
