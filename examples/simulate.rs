@@ -118,7 +118,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             change_at: changes.then_some(rounds / 2),
             engine: EngineConfig {
                 seed: Some(seed),
-                half_life_days: Some(2.0),
+                // A taste that changes needs a short memory: 2 days = 48 hourly ratings.
+                half_life_days: Some(if changes { 2.0 } else { 30.0 }),
                 ..EngineConfig::default()
             },
             ms_per_round: 3_600_000.0, // one rating an hour
