@@ -6,6 +6,11 @@
 //!
 //! The core (everything but `store::idb` and `wasm`) is pure Rust and tests natively.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod engine;
 pub mod error;
 pub mod learn;
