@@ -197,3 +197,11 @@ void main;
   }));
   execFileSync(path.join(root, "node_modules/.bin/tsc"), ["-p", consumer], { encoding: "utf8", stdio: "pipe" });
 });
+
+test("the bad-input matrix rejects every case by code and field, storing nothing (Node)", async () => {
+  const { runMatrix } = await import(path.join(root, "tests/reliability/bad-inputs.mjs"));
+  const t = await lp.LightPrompt.open({ seed: 9 });
+  const { tried, failures } = await runMatrix(lp, t);
+  assert.ok(tried >= 40, `${tried}`);
+  assert.deepEqual(failures, []);
+});
