@@ -7,7 +7,7 @@ PORT ?= 8080
 # chromedriver leaves temp files per run: keep them inside the build folder.
 export TMPDIR := $(BUILD)/tmp
 
-.PHONY: setup check test test-native test-wasm test-pkg test-e2e test-bench pkg demo bench fuzz fmt clean
+.PHONY: setup check test test-native test-wasm test-pkg test-e2e test-reliability test-fuzz test-bench pkg demo bench fuzz fmt clean
 
 setup:
 	@mkdir -p $(TMPDIR)
@@ -37,6 +37,15 @@ test-pkg: pkg
 test-e2e: pkg
 	node --test tests/e2e/
 
+# Faults in a real browser: bad input, killed pages and browsers, two tabs, a full quota,
+# hostile imports.
+test-reliability: pkg
+	node --test tests/reliability/
+
+# The proptest fuzzers, a short smoke pass (the long run is `make fuzz`).
+test-fuzz: setup
+	FUZZ_CASES=256 cargo test --release --test fuzz
+
 # The benchmark harness on tiny sizes, so it cannot rot (no assertion on time).
 test-bench: pkg
 	cargo run --release --example bench_native -- --quick
@@ -44,7 +53,7 @@ test-bench: pkg
 
 ## Every test: formatting, lints (native and wasm32), native tests, wasm tests in headless
 ## Chromium, the npm package installed and used from Node, the page end to end, the bench harness.
-test: check test-native test-wasm test-pkg test-e2e test-bench
+test: check test-native test-wasm test-pkg test-e2e test-reliability test-fuzz test-bench
 	@echo "make test: all passed"
 
 ## Build the web package and serve www/ on 127.0.0.1.

@@ -1,6 +1,6 @@
-//! IndexedDB through rexie: the store that persists in the browser.
+//! IndexedDB: the store that persists in the browser.
 //!
-//! Schema (version [`SCHEMA_VERSION`]; rexie deletes any store a version does not list, so
+//! Schema (version [`SCHEMA_VERSION`]; the builder deletes any store a version does not list, so
 //! every version lists every store):
 //!
 //! | store | key | indexes |
@@ -11,13 +11,20 @@
 //! | `meta` | out-of-line key | |
 //!
 //! Every write is one transaction, awaited to its end: a transaction that aborted is an
-//! error, never `Ok` (rexie reports an abort as `Ok(TransactionResult::Aborted)`).
+//! error, never `Ok`, and its cause (the transaction's `error`, e.g. `QuotaExceededError`
+//! when the commit itself fails) becomes the error code.
+//!
+//! Built on `idb`, the crate rexie wraps: rexie hides the transaction, so an abort at commit
+//! could not be told apart from any other (a full quota looked like a generic failure). The
+//! small `db` module below keeps rexie's shape over `idb`.
 
 use super::{newest_first, Dataset, ImportReport, PolicySnapshot, Query, StorageKind, Store};
 use crate::error::{Error, ErrorCode, Result};
 use crate::prompt::Category;
 use crate::span::{Reward, Span};
-use rexie::{Direction, Index, KeyRange, ObjectStore, Rexie, TransactionMode, TransactionResult};
+use db::{Rexie, Transaction};
+use idb::builder::{DatabaseBuilder, IndexBuilder, ObjectStoreBuilder};
+use idb::{CursorDirection as Direction, KeyPath, KeyRange, TransactionMode, TransactionResult};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
@@ -38,14 +45,10 @@ pub struct IdbStore {
 }
 
 /// Maps an IndexedDB failure to a typed error by its DOMException name.
-pub fn map_error(e: rexie::Error, doing: &str) -> Error {
+pub fn map_error(e: idb::Error, doing: &str) -> Error {
     let (name, detail) = match &e {
-        rexie::Error::IdbError(idb::Error::DomException(d)) => (d.name(), d.message()),
-        rexie::Error::IdbError(inner) => {
-            let name = dom_name(inner).unwrap_or_default();
-            (name, inner.to_string())
-        }
-        other => (String::new(), other.to_string()),
+        idb::Error::DomException(d) => (d.name(), d.message()),
+        inner => (dom_name(inner).unwrap_or_default(), inner.to_string()),
     };
     from_dom_name(&name, &format!("{doing}: {detail}"))
 }
@@ -109,10 +112,16 @@ fn range(r: std::result::Result<KeyRange, idb::Error>) -> Result<KeyRange> {
 }
 
 /// Ends a transaction: `Ok` only if it committed.
-async fn finish(tx: rexie::Transaction, doing: &str) -> Result<()> {
+async fn finish(tx: Transaction, doing: &str) -> Result<()> {
     match tx.done().await {
-        Ok(TransactionResult::Committed) => Ok(()),
-        Ok(TransactionResult::Aborted) => Err(Error::storage(format!(
+        Ok((TransactionResult::Committed, _)) => Ok(()),
+        Ok((TransactionResult::Aborted, Some((name, message)))) => Err(from_dom_name(
+            &name,
+            &format!(
+                "{doing}: the transaction was aborted ({name}: {message}); nothing was written."
+            ),
+        )),
+        Ok((TransactionResult::Aborted, None)) => Err(Error::storage(format!(
             "{doing}: the transaction was aborted; nothing was written"
         ))),
         Err(e) => Err(map_error(e, doing)),
@@ -122,30 +131,34 @@ async fn finish(tx: rexie::Transaction, doing: &str) -> Result<()> {
 impl IdbStore {
     /// Opens (creating or upgrading) the database `name`.
     pub async fn open(name: &str) -> Result<IdbStore> {
-        let db = Rexie::builder(name)
+        let index = |name: &str| IndexBuilder::new(name.to_string(), KeyPath::new_single(name));
+        let db = DatabaseBuilder::new(name)
             .version(SCHEMA_VERSION)
             .add_object_store(
-                ObjectStore::new(SPANS)
-                    .key_path("spanId")
-                    .add_index(Index::new("taskId", "taskId"))
-                    .add_index(Index::new("category", "category"))
-                    .add_index(Index::new("createdAt", "createdAt"))
-                    .add_index(Index::new_array(
-                        "category_createdAt",
-                        ["category", "createdAt"],
+                ObjectStoreBuilder::new(SPANS)
+                    .key_path(Some(KeyPath::new_single("spanId")))
+                    .add_index(index("taskId"))
+                    .add_index(index("category"))
+                    .add_index(index("createdAt"))
+                    .add_index(IndexBuilder::new(
+                        "category_createdAt".to_string(),
+                        KeyPath::new_array(["category", "createdAt"]),
                     )),
             )
             .add_object_store(
-                ObjectStore::new(REWARDS)
-                    .key_path("rewardId")
-                    .add_index(Index::new("spanId", "spanId"))
-                    .add_index(Index::new("category", "category"))
-                    .add_index(Index::new("createdAt", "createdAt")),
+                ObjectStoreBuilder::new(REWARDS)
+                    .key_path(Some(KeyPath::new_single("rewardId")))
+                    .add_index(index("spanId"))
+                    .add_index(index("category"))
+                    .add_index(index("createdAt")),
             )
-            .add_object_store(ObjectStore::new(POLICY).key_path("version"))
-            .add_object_store(ObjectStore::new(META))
+            .add_object_store(
+                ObjectStoreBuilder::new(POLICY).key_path(Some(KeyPath::new_single("version"))),
+            )
+            .add_object_store(ObjectStoreBuilder::new(META))
             .build()
             .await
+            .map(Rexie)
             .map_err(|e| map_error(e, "opening IndexedDB"))?;
         Ok(IdbStore {
             db: std::cell::RefCell::new(Some(db)),
@@ -167,12 +180,15 @@ impl IdbStore {
 
     /// Deletes a database (waits until no connection holds it).
     pub async fn delete(name: &str) -> Result<()> {
-        Rexie::delete(name)
+        let factory = idb::Factory::new().map_err(|e| map_error(e, "deleting the database"))?;
+        factory
+            .delete(name)
+            .map_err(|e| map_error(e, "deleting the database"))?
             .await
             .map_err(|e| map_error(e, "deleting the database"))
     }
 
-    fn tx(&self, stores: &[&str], mode: TransactionMode) -> Result<rexie::Transaction> {
+    fn tx(&self, stores: &[&str], mode: TransactionMode) -> Result<Transaction> {
         let db = self.db.borrow();
         let db = db
             .as_ref()
@@ -671,5 +687,205 @@ impl Store for IdbStore {
             store.clear().await.map_err(|e| map_error(e, "clearing"))?;
         }
         finish(tx, "clearing").await
+    }
+}
+
+/// Rexie's shape over `idb`, keeping the transaction reachable for its abort cause.
+mod db {
+    use idb::{
+        CursorDirection, Database, Error, KeyRange, ObjectStore, Query, TransactionMode,
+        TransactionResult,
+    };
+    use wasm_bindgen::JsValue;
+
+    type Result<T> = std::result::Result<T, Error>;
+
+    /// An open database.
+    #[derive(Debug)]
+    pub struct Rexie(pub Database);
+
+    impl Rexie {
+        pub fn transaction(&self, stores: &[&str], mode: TransactionMode) -> Result<Transaction> {
+            let inner = self.0.transaction(stores, mode)?;
+            // A handle on one store, kept to read the transaction's `error` after an abort.
+            let probe = stores.first().map(|s| inner.object_store(s)).transpose()?;
+            Ok(Transaction { inner, probe })
+        }
+
+        pub fn close(self) {
+            self.0.close();
+        }
+    }
+
+    /// A transaction.
+    pub struct Transaction {
+        inner: idb::Transaction,
+        probe: Option<ObjectStore>,
+    }
+
+    impl Transaction {
+        pub fn store(&self, name: &str) -> Result<Store> {
+            Ok(Store(self.inner.object_store(name)?))
+        }
+
+        /// Waits for the end; on an abort also returns the cause (DOMException name, message).
+        pub async fn done(self) -> Result<(TransactionResult, Option<(String, String)>)> {
+            let probe = self.probe;
+            let result = self.inner.await?;
+            let cause = match (&result, probe) {
+                (TransactionResult::Aborted, Some(store)) => {
+                    store.transaction().error().map(|e| (e.name(), e.message()))
+                }
+                _ => None,
+            };
+            Ok((result, cause))
+        }
+
+        pub async fn abort(self) -> Result<()> {
+            let _ = self.inner.abort()?.await;
+            Ok(())
+        }
+    }
+
+    fn query(range: Option<KeyRange>) -> Option<Query> {
+        range.map(Query::from)
+    }
+
+    /// Walks a cursor: `limit` values after skipping `offset`.
+    async fn walk(
+        cursor: Option<idb::Cursor>,
+        limit: Option<u32>,
+        offset: Option<u32>,
+    ) -> Result<Vec<(JsValue, JsValue)>> {
+        let Some(cursor) = cursor else {
+            return Ok(Vec::new());
+        };
+        let mut cursor = cursor.into_managed();
+        if let Some(n) = offset.filter(|n| *n > 0) {
+            cursor.advance(n).await?;
+        }
+        let mut out = Vec::new();
+        while limit.is_none_or(|l| (out.len() as u32) < l) {
+            match (cursor.key()?, cursor.value()?) {
+                (Some(k), Some(v)) => {
+                    out.push((k, v));
+                    cursor.next(None).await?;
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// An object store in a transaction.
+    pub struct Store(ObjectStore);
+
+    impl Store {
+        pub fn index(&self, name: &str) -> Result<StoreIndex> {
+            Ok(StoreIndex(self.0.index(name)?))
+        }
+        pub async fn get(&self, key: JsValue) -> Result<Option<JsValue>> {
+            self.0.get(key)?.await
+        }
+        pub async fn key_exists(&self, key: JsValue) -> Result<bool> {
+            Ok(self.0.count(Some(Query::Key(key)))?.await? > 0)
+        }
+        pub async fn get_all(
+            &self,
+            range: Option<KeyRange>,
+            limit: Option<u32>,
+        ) -> Result<Vec<JsValue>> {
+            self.0.get_all(query(range), limit)?.await
+        }
+        pub async fn get_all_keys(
+            &self,
+            range: Option<KeyRange>,
+            limit: Option<u32>,
+        ) -> Result<Vec<JsValue>> {
+            self.0.get_all_keys(query(range), limit)?.await
+        }
+        pub async fn scan(
+            &self,
+            range: Option<KeyRange>,
+            limit: Option<u32>,
+            offset: Option<u32>,
+            direction: Option<CursorDirection>,
+        ) -> Result<Vec<(JsValue, JsValue)>> {
+            walk(
+                self.0.open_cursor(query(range), direction)?.await?,
+                limit,
+                offset,
+            )
+            .await
+        }
+        pub async fn add(&self, value: &JsValue, key: Option<&JsValue>) -> Result<JsValue> {
+            self.0.add(value, key)?.await
+        }
+        /// Queues every add, then waits for the last: one round trip for the batch.
+        pub async fn add_all(
+            &self,
+            items: impl Iterator<Item = (JsValue, Option<JsValue>)>,
+        ) -> Result<()> {
+            let mut last = None;
+            for (value, key) in items {
+                last = Some(self.0.add(&value, key.as_ref())?);
+            }
+            if let Some(request) = last {
+                request.await?;
+            }
+            Ok(())
+        }
+        pub async fn put(&self, value: &JsValue, key: Option<&JsValue>) -> Result<JsValue> {
+            self.0.put(value, key)?.await
+        }
+        pub async fn put_all(
+            &self,
+            items: impl Iterator<Item = (JsValue, Option<JsValue>)>,
+        ) -> Result<()> {
+            let mut last = None;
+            for (value, key) in items {
+                last = Some(self.0.put(&value, key.as_ref())?);
+            }
+            if let Some(request) = last {
+                request.await?;
+            }
+            Ok(())
+        }
+        pub async fn count(&self, range: Option<KeyRange>) -> Result<u32> {
+            self.0.count(query(range))?.await
+        }
+        pub async fn clear(&self) -> Result<()> {
+            self.0.clear()?.await
+        }
+    }
+
+    /// An index in a transaction.
+    pub struct StoreIndex(idb::Index);
+
+    impl StoreIndex {
+        pub async fn get_all(
+            &self,
+            range: Option<KeyRange>,
+            limit: Option<u32>,
+        ) -> Result<Vec<JsValue>> {
+            self.0.get_all(query(range), limit)?.await
+        }
+        pub async fn scan(
+            &self,
+            range: Option<KeyRange>,
+            limit: Option<u32>,
+            offset: Option<u32>,
+            direction: Option<CursorDirection>,
+        ) -> Result<Vec<(JsValue, JsValue)>> {
+            walk(
+                self.0.open_cursor(query(range), direction)?.await?,
+                limit,
+                offset,
+            )
+            .await
+        }
+        pub async fn count(&self, range: Option<KeyRange>) -> Result<u32> {
+            self.0.count(query(range))?.await
+        }
     }
 }

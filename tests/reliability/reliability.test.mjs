@@ -1,0 +1,225 @@
+// Faults in a real browser (Debian's Chromium, real IndexedDB): the bad-input matrix, a page
+// killed in the middle of a batch, two tabs writing at once, a full quota, hostile imports.
+// Each asserts that nothing acknowledged is lost and nothing half-written appears.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { cpSync, mkdirSync, rmSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const site = path.join(root, "build", "reliability-site");
+const profile = path.join(root, "build", "reliability-profile");
+let server, context, origin;
+
+async function freePort() {
+  return new Promise((resolve) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); }); });
+}
+
+async function launch() {
+  return chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
+async function harness() {
+  const page = await context.newPage();
+  await page.goto(`${origin}/harness.html`);
+  await page.waitForFunction(() => window.ready !== undefined);
+  await page.evaluate(() => window.ready);
+  return page;
+}
+
+/** Counts in database `db`, from a fresh page. */
+async function counts(db) {
+  const page = await harness();
+  const s = await page.evaluate(async (db) => {
+    const lp = await window.lib.LightPrompt.open({ dbName: db, autoTrainEvery: 0 });
+    const s = await lp.trainingStatus();
+    lp.close();
+    return [s.totalSpans, s.totalRewards];
+  }, db);
+  await page.close();
+  return s;
+}
+
+before(async () => {
+  rmSync(site, { recursive: true, force: true });
+  rmSync(profile, { recursive: true, force: true });
+  mkdirSync(path.join(site, "pkg"), { recursive: true });
+  cpSync(path.join(root, "pkg", "web"), path.join(site, "pkg"), { recursive: true });
+  for (const f of ["harness.html", "harness.js", "bad-inputs.mjs"]) cpSync(path.join(root, "tests", "reliability", f), path.join(site, f));
+  const port = await freePort();
+  origin = `http://127.0.0.1:${port}`;
+  server = spawn("python3", ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", site], { stdio: "ignore" });
+  await new Promise((r) => setTimeout(r, 400));
+  context = await launch();
+});
+
+after(async () => {
+  if (context) await context.close();
+  if (server) server.kill();
+});
+
+test("the bad-input matrix on IndexedDB: typed errors, nothing stored", async () => {
+  const page = await harness();
+  const { tried, failures } = await page.evaluate(async () => {
+    const lp = await window.lib.LightPrompt.open({ dbName: "matrix", seed: 1 });
+    const out = await window.runMatrix(window.lib, lp);
+    lp.close();
+    return out;
+  });
+  await page.close();
+  assert.ok(tried >= 40);
+  assert.deepEqual(failures, []);
+});
+
+test("feedback after close is refused", async () => {
+  const page = await harness();
+  const code = await page.evaluate(async () => {
+    const lp = await window.lib.LightPrompt.open({ dbName: "closed" });
+    const r = await lp.optimize({ prompt: "a fox", category: "image" });
+    lp.close();
+    try { await lp.feedback({ spanId: r.spanId, reward: 0.5 }); } catch (e) { return e.code; }
+    return "no error";
+  });
+  await page.close();
+  assert.equal(code, "Closed");
+});
+
+test("a page killed in the middle of a 5k batch loses nothing acknowledged and half-writes nothing", async () => {
+  const outcomes = [];
+  for (const delay of [30, 300, 1200]) {
+    const db = `crash-${delay}`;
+    const page = await harness();
+    await page.evaluate(async (db) => {
+      const lp = await window.lib.LightPrompt.open({ dbName: db, autoTrainEvery: 0 });
+      const first = Array.from({ length: 200 }, (_, i) => ({ prompt: `acknowledged ${i}`, category: "image", model: "sdxl" }));
+      await lp.optimizeBatch(first);
+      const big = Array.from({ length: 5000 }, (_, i) => ({ prompt: `a lighthouse number ${i}`, category: "image", model: "midjourney" }));
+      window.batch = lp.optimizeBatch(big).then(() => "done", (e) => e.code);
+    }, db);
+    await new Promise((r) => setTimeout(r, delay));
+    await page.close({ runBeforeUnload: false });
+    const [spans] = await counts(db);
+    outcomes.push(spans);
+    assert.ok(spans === 200 || spans === 5200, `after ${delay} ms: ${spans} spans`);
+  }
+  console.log(`# crash outcomes (spans after reopen): ${outcomes.join(", ")}`);
+});
+
+test("a browser shut down in the middle of a batch loses nothing acknowledged", async () => {
+  const page = await harness();
+  await page.evaluate(async () => {
+    const lp = await window.lib.LightPrompt.open({ dbName: "shutdown", autoTrainEvery: 0 });
+    await lp.optimizeBatch(Array.from({ length: 100 }, (_, i) => ({ prompt: `kept ${i}`, category: "text" })));
+    window.batch = lp.optimizeBatch(Array.from({ length: 5000 }, (_, i) => ({ prompt: `a ship ${i}`, category: "video" })));
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  await context.close();
+  context = await launch();
+  const [spans] = await counts("shutdown");
+  assert.ok(spans === 100 || spans === 5100, `${spans} spans`);
+});
+
+test("two tabs writing 1k optimizations each at once: all 2k present, no error", async () => {
+  const pages = [await harness(), await harness()];
+  const results = await Promise.all(pages.map((page, tab) => page.evaluate(async (tab) => {
+    const lp = await window.lib.LightPrompt.open({ dbName: "tabs", autoTrainEvery: 0 });
+    let errors = 0;
+    for (let i = 0; i < 1000; i++) {
+      try { await lp.optimize({ prompt: `tab ${tab} prompt ${i}`, category: "image", model: "flux" }); } catch { errors++; }
+    }
+    lp.close();
+    return errors;
+  }, tab)));
+  for (const p of pages) await p.close();
+  assert.deepEqual(results, [0, 0]);
+  assert.deepEqual(await counts("tabs"), [2000, 0]);
+});
+
+test("a full quota gives QuotaExceeded, leaves the store unchanged, and says what to do", async () => {
+  // Chromium applies the quota override to ordinary (not persistent-profile) contexts.
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+  const own = await browser.newContext();
+  const page = await own.newPage();
+  await page.goto(`${origin}/harness.html`);
+  await page.waitForFunction(() => window.ready !== undefined);
+  await page.evaluate(() => window.ready);
+  const cdp = await own.newCDPSession(page);
+  // The override is keyed by storage key (origin with a trailing slash) and read when the
+  // database is first opened: set it, then load the page afresh.
+  await cdp.send("Storage.overrideQuotaForOrigin", { origin: `${origin}/`, quotaSize: 512 * 1024 });
+  await page.reload();
+  await page.waitForFunction(() => window.ready !== undefined);
+  await page.evaluate(() => window.ready);
+  await page.evaluate(async () => {
+    const lp = await window.lib.LightPrompt.open({ dbName: "quota", autoTrainEvery: 0 });
+    await lp.optimize({ prompt: "before the quota", category: "image" });
+    lp.close();
+  });
+  let result;
+  try {
+    result = await page.evaluate(async () => {
+      const lp = await window.lib.LightPrompt.open({ dbName: "quota", autoTrainEvery: 0 });
+      const big = Array.from({ length: 3000 }, (_, i) => ({ prompt: `a long prompt about a castle on a hill with towers ${i} `.repeat(20), category: "image", model: "flux" }));
+      try { await lp.optimizeBatch(big); return { code: "none" }; } catch (e) { return { code: e.code, message: e.message }; } finally { lp.close(); }
+    });
+    var after = await page.evaluate(async () => {
+      const lp = await window.lib.LightPrompt.open({ dbName: "quota", autoTrainEvery: 0 });
+      const s = await lp.trainingStatus();
+      lp.close();
+      return [s.totalSpans, s.totalRewards];
+    });
+  } finally {
+    await cdp.send("Storage.overrideQuotaForOrigin", { origin: `${origin}/` });
+    await browser.close();
+  }
+  assert.equal(result.code, "QuotaExceeded", JSON.stringify(result));
+  assert.match(result.message, /export your data/i);
+  assert.deepEqual(after, [1, 0]);
+});
+
+test("hostile imports are rejected whole or imported safely", async () => {
+  const page = await harness();
+  const out = await page.evaluate(async () => {
+    const lp = await window.lib.LightPrompt.open({ dbName: "hostile", seed: 3, autoTrainEvery: 0 });
+    const r = await lp.optimize({ prompt: "<img src=x onerror=alert(1)> a fox", category: "image" });
+    await lp.feedback({ spanId: r.spanId, reward: 0.5 });
+    const doc = await lp.exportData();
+    const results = {};
+    const attempt = async (name, input, options) => {
+      try { await lp.importData(input, options); results[name] = "ok"; } catch (e) { results[name] = e.code; }
+      const s = await lp.trainingStatus();
+      results[name + ".counts"] = [s.totalSpans, s.totalRewards];
+    };
+    await attempt("50MB junk", "{\"format\":\"lightprompt\",\"spans\":[" + "9".repeat(50 * 1024 * 1024));
+    await attempt("wrong version", { ...doc, version: 2 });
+    await attempt("wrong types", { ...doc, spans: [{ ...doc.spans[0], qualityScore: "high" }] });
+    await attempt("duplicate ids", { ...doc, spans: [doc.spans[0], doc.spans[0]] });
+    await attempt("duplicate reward ids", { ...doc, rewards: [doc.rewards[0], doc.rewards[0]] }, { replace: true });
+    const marked = JSON.parse(JSON.stringify(doc));
+    marked.spans[0].spanId = "00000000000000aa";
+    marked.spans[0].originalPrompt = "<script>alert(2)</script> a fox";
+    marked.rewards = [];
+    await attempt("markup", marked);
+    const back = await lp.spans({ limit: 10 });
+    results.markupKept = back.some((s) => s.originalPrompt === "<script>alert(2)</script> a fox");
+    lp.close();
+    return results;
+  });
+  await page.close();
+  assert.equal(out["50MB junk"], "InvalidInput");
+  assert.equal(out["wrong version"], "VersionError");
+  assert.equal(out["wrong types"], "InvalidInput");
+  assert.equal(out["duplicate ids"], "Duplicate");
+  assert.equal(out["duplicate reward ids"], "Duplicate");
+  for (const k of ["50MB junk", "wrong version", "wrong types", "duplicate ids", "duplicate reward ids"]) assert.deepEqual(out[k + ".counts"], [1, 1], k);
+  assert.equal(out.markup, "ok");
+  assert.deepEqual(out["markup.counts"], [2, 1]);
+  assert.equal(out.markupKept, true);
+});
