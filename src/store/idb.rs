@@ -30,7 +30,15 @@ use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// History: 1 — the four stores and their first indexes; 2 — a `model` index on spans and
+/// rewards (per-model statistics). Opening an older database upgrades it in place; nothing is
+/// lost (tested with a version-1 fixture in `tests/reliability/`).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// How long an open may stay blocked by another tab's old connection before it fails with
+/// `Blocked` (the default of `LightPrompt.open({ blockedTimeoutMs })`).
+pub const DEFAULT_BLOCKED_TIMEOUT_MS: u32 = 5000;
 
 const SPANS: &str = "spans";
 const REWARDS: &str = "rewards";
@@ -42,6 +50,8 @@ const META: &str = "meta";
 pub struct IdbStore {
     db: std::cell::RefCell<Option<Rexie>>,
     name: String,
+    /// Set when another tab asked to upgrade the database and this connection closed.
+    superseded: std::rc::Rc<std::cell::Cell<bool>>,
 }
 
 /// Maps an IndexedDB failure to a typed error by its DOMException name.
@@ -131,8 +141,14 @@ async fn finish(tx: Transaction, doing: &str) -> Result<()> {
 impl IdbStore {
     /// Opens (creating or upgrading) the database `name`.
     pub async fn open(name: &str) -> Result<IdbStore> {
+        IdbStore::open_with_timeout(name, DEFAULT_BLOCKED_TIMEOUT_MS).await
+    }
+
+    /// Opens `name`, failing with `Blocked` if another tab's connection to an older version
+    /// keeps the upgrade waiting longer than `blocked_timeout_ms`.
+    pub async fn open_with_timeout(name: &str, blocked_timeout_ms: u32) -> Result<IdbStore> {
         let index = |name: &str| IndexBuilder::new(name.to_string(), KeyPath::new_single(name));
-        let db = DatabaseBuilder::new(name)
+        let build = DatabaseBuilder::new(name)
             .version(SCHEMA_VERSION)
             .add_object_store(
                 ObjectStoreBuilder::new(SPANS)
@@ -143,26 +159,50 @@ impl IdbStore {
                     .add_index(IndexBuilder::new(
                         "category_createdAt".to_string(),
                         KeyPath::new_array(["category", "createdAt"]),
-                    )),
+                    ))
+                    .add_index(index("model")),
             )
             .add_object_store(
                 ObjectStoreBuilder::new(REWARDS)
                     .key_path(Some(KeyPath::new_single("rewardId")))
                     .add_index(index("spanId"))
                     .add_index(index("category"))
-                    .add_index(index("createdAt")),
+                    .add_index(index("createdAt"))
+                    .add_index(index("model")),
             )
             .add_object_store(
                 ObjectStoreBuilder::new(POLICY).key_path(Some(KeyPath::new_single("version"))),
             )
             .add_object_store(ObjectStoreBuilder::new(META))
-            .build()
-            .await
-            .map(Rexie)
-            .map_err(|e| map_error(e, "opening IndexedDB"))?;
+            .build();
+        let opened = first_of(Box::pin(build), Box::pin(sleep(blocked_timeout_ms))).await;
+        let mut db = match opened {
+            Either::Left(result) => result.map_err(|e| map_error(e, "opening IndexedDB"))?,
+            Either::Right(()) => {
+                return Err(Error::new(
+                    ErrorCode::Blocked,
+                    format!(
+                        "opening IndexedDB: another tab keeps an older version of {name:?} open; \
+                         close or reload the other lightprompt tabs (waited {blocked_timeout_ms} ms)"
+                    ),
+                ))
+            }
+        };
+        // Another tab wants a newer version: close so it is not blocked, and say so.
+        let superseded = std::rc::Rc::new(std::cell::Cell::new(false));
+        let flag = superseded.clone();
+        db.on_version_change(move |event| {
+            use idb::event::DatabaseEvent;
+            if let Ok(database) = event.database() {
+                database.close();
+            }
+            flag.set(true);
+            notify_version_change();
+        });
         Ok(IdbStore {
-            db: std::cell::RefCell::new(Some(db)),
+            db: std::cell::RefCell::new(Some(Rexie(db))),
             name: name.to_string(),
+            superseded,
         })
     }
 
@@ -189,6 +229,12 @@ impl IdbStore {
     }
 
     fn tx(&self, stores: &[&str], mode: TransactionMode) -> Result<Transaction> {
+        if self.superseded.get() {
+            return Err(Error::new(
+                ErrorCode::Closed,
+                "another tab upgraded the database and this connection closed; reload the page",
+            ));
+        }
         let db = self.db.borrow();
         let db = db
             .as_ref()
@@ -687,6 +733,60 @@ impl Store for IdbStore {
             store.clear().await.map_err(|e| map_error(e, "clearing"))?;
         }
         finish(tx, "clearing").await
+    }
+}
+
+enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// Whichever of two futures finishes first.
+async fn first_of<A: std::future::Future, B: std::future::Future>(
+    mut a: std::pin::Pin<Box<A>>,
+    mut b: std::pin::Pin<Box<B>>,
+) -> Either<A::Output, B::Output> {
+    std::future::poll_fn(move |cx| {
+        if let std::task::Poll::Ready(x) = a.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Either::Left(x));
+        }
+        if let std::task::Poll::Ready(y) = b.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Either::Right(y));
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+/// Resolves after `ms` milliseconds (`setTimeout` of the page or worker).
+async fn sleep(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let global = js_sys::global();
+        if let Ok(set_timeout) = js_sys::Reflect::get(&global, &JsValue::from_str("setTimeout")) {
+            if let Some(f) = set_timeout.dyn_ref::<js_sys::Function>() {
+                let _ = f.call2(&global, &resolve, &JsValue::from(ms));
+            }
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Dispatches `lightprompt-versionchange` on the global scope so the page can tell the user.
+fn notify_version_change() {
+    let global = js_sys::global();
+    let Ok(ctor) = js_sys::Reflect::get(&global, &JsValue::from_str("Event")) else {
+        return;
+    };
+    let Some(ctor) = ctor.dyn_ref::<js_sys::Function>() else {
+        return;
+    };
+    let args = js_sys::Array::of1(&JsValue::from_str("lightprompt-versionchange"));
+    if let Ok(event) = js_sys::Reflect::construct(ctor, &args) {
+        if let Ok(dispatch) = js_sys::Reflect::get(&global, &JsValue::from_str("dispatchEvent")) {
+            if let Some(f) = dispatch.dyn_ref::<js_sys::Function>() {
+                let _ = f.call1(&global, &event);
+            }
+        }
     }
 }
 

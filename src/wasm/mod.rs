@@ -138,6 +138,8 @@ const OPEN_FIELDS: &[&str] = &[
     "half_life_days",
     "maxPromptChars",
     "max_prompt_chars",
+    "blockedTimeoutMs",
+    "blocked_timeout_ms",
 ];
 
 fn object_or_empty(value: JsValue) -> JsValue {
@@ -173,6 +175,8 @@ struct OpenOptions {
     half_life_days: Option<f64>,
     #[serde(default, alias = "max_prompt_chars")]
     max_prompt_chars: Option<usize>,
+    #[serde(default, alias = "blocked_timeout_ms")]
+    blocked_timeout_ms: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -226,7 +230,10 @@ impl LightPrompt {
             if name.is_empty() || name.len() > 200 {
                 return Err(Error::invalid("dbName", "must be 1 to 200 characters"));
             }
-            let store = AnyStore::open(&name, o.in_memory.unwrap_or(false)).await?;
+            let timeout = o
+                .blocked_timeout_ms
+                .unwrap_or(crate::store::idb::DEFAULT_BLOCKED_TIMEOUT_MS);
+            let store = AnyStore::open(&name, o.in_memory.unwrap_or(false), timeout).await?;
             let engine = Engine::open(store, config, crate::engine::system_clock()).await?;
             Ok(JsValue::from(LightPrompt {
                 engine: Rc::new(engine),

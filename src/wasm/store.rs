@@ -26,11 +26,11 @@ fn has_indexed_db() -> bool {
 impl AnyStore {
     /// IndexedDB unless `in_memory`, or unless IndexedDB is missing or refuses to open
     /// (some private modes), in which case memory.
-    pub async fn open(name: &str, in_memory: bool) -> Result<AnyStore> {
+    pub async fn open(name: &str, in_memory: bool, blocked_timeout_ms: u32) -> Result<AnyStore> {
         if in_memory || !has_indexed_db() {
             return Ok(AnyStore::Memory(MemoryStore::new()));
         }
-        match IdbStore::open(name).await {
+        match IdbStore::open_with_timeout(name, blocked_timeout_ms).await {
             Ok(s) => Ok(AnyStore::Idb(s)),
             Err(e) if e.code == ErrorCode::Unavailable => Ok(AnyStore::Memory(MemoryStore::new())),
             Err(e) => Err(e),

@@ -86,6 +86,9 @@ export interface LightPromptOptions {
   halfLifeDays?: number;
   /** Longest prompt accepted (default 10000 characters). */
   maxPromptChars?: number;
+  /** How long an open may wait for other tabs to release an older database version before
+   * failing with code "Blocked" (default 5000 ms). */
+  blockedTimeoutMs?: number;
 }
 
 /** A request to optimize one prompt. */

@@ -4,3 +4,33 @@ import { runMatrix } from "./bad-inputs.mjs";
 window.lib = lib;
 window.runMatrix = runMatrix;
 window.ready = init().then(() => true);
+
+// A database exactly as schema version 1 of lightprompt laid it out (no `model` indexes),
+// holding the records of `doc` — the upgrade fixture.
+window.writeV1 = (name, doc) => new Promise((resolve, reject) => {
+  const r = indexedDB.open(name, 1);
+  r.onupgradeneeded = () => {
+    const db = r.result;
+    const spans = db.createObjectStore("spans", { keyPath: "spanId" });
+    spans.createIndex("taskId", "taskId");
+    spans.createIndex("category", "category");
+    spans.createIndex("createdAt", "createdAt");
+    spans.createIndex("category_createdAt", ["category", "createdAt"]);
+    const rewards = db.createObjectStore("rewards", { keyPath: "rewardId" });
+    rewards.createIndex("spanId", "spanId");
+    rewards.createIndex("category", "category");
+    rewards.createIndex("createdAt", "createdAt");
+    db.createObjectStore("policy", { keyPath: "version" });
+    db.createObjectStore("meta");
+  };
+  r.onsuccess = () => {
+    const db = r.result;
+    const tx = db.transaction(["spans", "rewards", "policy"], "readwrite");
+    for (const s of doc.spans) tx.objectStore("spans").put(s);
+    for (const w of doc.rewards) tx.objectStore("rewards").put(w);
+    for (const p of doc.policies) tx.objectStore("policy").put(p);
+    tx.oncomplete = () => resolve(db);
+    tx.onabort = () => reject(tx.error);
+  };
+  r.onerror = () => reject(r.error);
+});

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { cpSync, mkdirSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -222,4 +222,72 @@ test("hostile imports are rejected whole or imported safely", async () => {
   assert.equal(out.markup, "ok");
   assert.deepEqual(out["markup.counts"], [2, 1]);
   assert.equal(out.markupKept, true);
+});
+
+const v1 = JSON.parse(readFileSync(path.join(root, "tests/reliability/fixtures/v1-export.json"), "utf8"));
+
+test("a database written by schema version 1 opens under the current version with nothing lost", async () => {
+  const page = await harness();
+  const out = await page.evaluate(async (doc) => {
+    const db = await window.writeV1("upgrade", doc);
+    db.close();
+    const lp = await window.lib.LightPrompt.open({ dbName: "upgrade", autoTrainEvery: 0 });
+    const status = await lp.trainingStatus();
+    const exported = await lp.exportData();
+    const r = await lp.optimize({ prompt: "after the upgrade", category: "image" });
+    await lp.feedback({ spanId: exported.spans[0].spanId, metadata: { rating: 5 } });
+    lp.close();
+    const version = await new Promise((res) => { const q = indexedDB.open("upgrade"); q.onsuccess = () => { const v = q.result.version; const names = [...q.result.transaction("spans").objectStore("spans").indexNames]; q.result.close(); res({ v, names }); }; });
+    return { status: [status.totalSpans, status.totalRewards, status.policyVersion], spans: exported.spans, rewards: exported.rewards, version, newSpan: r.spanId };
+  }, v1);
+  await page.close();
+  assert.deepEqual(out.status, [v1.spans.length, v1.rewards.length, Math.max(...v1.policies.map((p) => p.version))]);
+  assert.deepEqual(out.spans, v1.spans);
+  assert.deepEqual(out.rewards, v1.rewards);
+  assert.equal(out.version.v, 2);
+  assert.ok(out.version.names.includes("model"));
+});
+
+test("an open blocked by another tab's old connection fails with Blocked, never hangs", async () => {
+  const holder = await harness();
+  await holder.evaluate(async (doc) => { window.held = await window.writeV1("blocked", doc); }, v1);
+  const page = await harness();
+  const out = await page.evaluate(async () => {
+    const t = performance.now();
+    try { await window.lib.LightPrompt.open({ dbName: "blocked", blockedTimeoutMs: 1500 }); return { code: "opened" }; } catch (e) { return { code: e.code, message: e.message, ms: performance.now() - t }; }
+  });
+  await holder.evaluate(() => window.held.close());
+  await page.close();
+  await holder.close();
+  assert.equal(out.code, "Blocked", JSON.stringify(out));
+  assert.match(out.message, /close or reload the other/);
+  assert.ok(out.ms < 5000);
+  // Once the old connection is gone the upgrade goes through and nothing was lost.
+  assert.deepEqual(await counts("blocked"), [v1.spans.length, v1.rewards.length]);
+});
+
+test("a tab holding the database steps aside when another tab upgrades, and says so", async () => {
+  const tab = await harness();
+  await tab.evaluate(async () => {
+    window.notified = false;
+    addEventListener("lightprompt-versionchange", () => { window.notified = true; });
+    window.lp = await window.lib.LightPrompt.open({ dbName: "versionchange", autoTrainEvery: 0 });
+    await window.lp.optimize({ prompt: "a fox", category: "image" });
+  });
+  const other = await harness();
+  const upgraded = await other.evaluate(() => new Promise((resolve) => {
+    const r = indexedDB.open("versionchange", 9);
+    r.onsuccess = () => { r.result.close(); resolve("upgraded"); };
+    r.onblocked = () => resolve("blocked");
+    r.onerror = () => resolve("error");
+  }));
+  const after = await tab.evaluate(async () => {
+    try { await window.lp.optimize({ prompt: "another fox", category: "image" }); return { code: "none", notified: window.notified }; } catch (e) { return { code: e.code, message: e.message, notified: window.notified }; }
+  });
+  await other.close();
+  await tab.close();
+  assert.equal(upgraded, "upgraded");
+  assert.equal(after.code, "Closed");
+  assert.match(after.message, /another tab upgraded/);
+  assert.equal(after.notified, true);
 });
