@@ -281,6 +281,10 @@ pub struct FeedbackResult {
     /// Set when automatic training failed (the reward itself is stored).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub train_error: Option<String>,
+    /// Set when training is due but left to the caller (see
+    /// [`Engine::set_external_training`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub training_due: bool,
 }
 
 /// What `train` returns.
@@ -424,6 +428,7 @@ pub struct Engine<S: Store> {
     clock: Clock,
     state: RefCell<State>,
     reward_fn: RefCell<Option<RewardFn>>,
+    external_training: std::cell::Cell<bool>,
 }
 
 /// A prompt checked and ready.
@@ -547,6 +552,7 @@ impl<S: Store> Engine<S> {
             config,
             clock,
             reward_fn: RefCell::new(None),
+            external_training: std::cell::Cell::new(false),
         };
         engine.reload().await?;
         Ok(engine)
@@ -880,7 +886,8 @@ impl<S: Store> Engine<S> {
             self.config.auto_train_every > 0
                 && st.rewards_since_train >= self.config.auto_train_every
         };
-        let (trained, train_error) = if due {
+        let external = self.external_training.get();
+        let (trained, train_error) = if due && !external {
             match self.train().await {
                 Ok(t) => (Some(t), None),
                 Err(e) => (None, Some(e.to_string())),
@@ -895,7 +902,20 @@ impl<S: Store> Engine<S> {
             policy_version: self.state.borrow().policy_version,
             trained,
             train_error,
+            training_due: due && external,
         })
+    }
+
+    /// Leaves automatic training to the caller: `feedback` then only reports
+    /// `training_due` (the browser layer trains under a lock shared by all tabs).
+    pub fn set_external_training(&self, on: bool) {
+        self.external_training.set(on);
+    }
+
+    /// Re-reads the store: another tab may have added rewards or trained a new policy.
+    pub async fn refresh(&self) -> Result<()> {
+        self.ensure_open()?;
+        self.reload().await
     }
 
     /// Takes a stored reward into the in-memory state (policy, totals).

@@ -6,6 +6,7 @@
 //! JS object outlives the call: concurrent calls from JS interleave safely.
 
 mod store;
+mod tabs;
 mod types;
 
 use crate::engine::{
@@ -142,6 +143,12 @@ const OPEN_FIELDS: &[&str] = &[
     "blocked_timeout_ms",
 ];
 
+fn get_number(object: &JsValue, key: &str) -> Option<f64> {
+    Reflect::get(object, &JsValue::from_str(key))
+        .ok()
+        .and_then(|v| v.as_f64())
+}
+
 fn object_or_empty(value: JsValue) -> JsValue {
     if value.is_undefined() || value.is_null() {
         js_sys::Object::new().into()
@@ -203,6 +210,8 @@ struct RewardSignals {
 #[wasm_bindgen]
 pub struct LightPrompt {
     engine: Rc<Engine<AnyStore>>,
+    /// The other tabs on the same database (IndexedDB only).
+    sync: Option<Rc<tabs::TabSync>>,
 }
 
 #[wasm_bindgen]
@@ -234,10 +243,16 @@ impl LightPrompt {
                 .blocked_timeout_ms
                 .unwrap_or(crate::store::idb::DEFAULT_BLOCKED_TIMEOUT_MS);
             let store = AnyStore::open(&name, o.in_memory.unwrap_or(false), timeout).await?;
-            let engine = Engine::open(store, config, crate::engine::system_clock()).await?;
-            Ok(JsValue::from(LightPrompt {
-                engine: Rc::new(engine),
-            }))
+            let shared = store.kind_name() == "indexeddb";
+            let engine = Rc::new(Engine::open(store, config, crate::engine::system_clock()).await?);
+            // Training runs under a lock shared by every tab; feedback leaves it to us.
+            engine.set_external_training(true);
+            let sync = if shared {
+                tabs::TabSync::join(&name, &engine).map(Rc::new)
+            } else {
+                None
+            };
+            Ok(JsValue::from(LightPrompt { engine, sync }))
         })
     }
 
@@ -283,12 +298,38 @@ impl LightPrompt {
         #[wasm_bindgen(unchecked_param_type = "FeedbackRequest")] request: JsValue,
     ) -> Promise {
         let engine = self.engine.clone();
+        let sync = self.sync.clone();
         promise(async move {
             check_utf16(&request, "feedbackText", "feedbackText")?;
             check_utf16(&request, "feedback_text", "feedbackText")?;
             reject_unknown(&request, FEEDBACK_FIELDS, "")?;
             let req: FeedbackRequest = from_js(request, "")?;
-            to_js(&engine.feedback(&req).await?)
+            let result = engine.feedback(&req).await?;
+            let due = result.training_due;
+            let out = to_js(&result)?;
+            if due {
+                // The reward is stored whatever happens here: report a failed training, don't throw.
+                match tabs::train_shared(engine.clone(), sync).await {
+                    Ok(report) => {
+                        if let Some(v) = get_number(&report, "policyVersion") {
+                            let _ = Reflect::set(&out, &"policyVersion".into(), &JsValue::from(v));
+                        }
+                        let _ = Reflect::set(&out, &"trained".into(), &report);
+                    }
+                    Err(e) => {
+                        let _ = Reflect::set(
+                            &out,
+                            &"trainError".into(),
+                            &JsValue::from_str(&e.to_string()),
+                        );
+                    }
+                }
+                let _ = Reflect::delete_property(
+                    out.unchecked_ref::<js_sys::Object>(),
+                    &"trainingDue".into(),
+                );
+            }
+            Ok(out)
         })
     }
 
@@ -303,7 +344,8 @@ impl LightPrompt {
     #[wasm_bindgen(unchecked_return_type = "Promise<TrainReport>")]
     pub fn train(&self) -> Promise {
         let engine = self.engine.clone();
-        promise(async move { to_js(&engine.train().await?) })
+        let sync = self.sync.clone();
+        promise(async move { tabs::train_shared(engine, sync).await })
     }
 
     /// Learned keywords and patterns for a category and model, with a confidence.
@@ -449,6 +491,9 @@ impl LightPrompt {
 
     /// Closes the database; every later call rejects with code `Closed`.
     pub fn close(&self) {
+        if let Some(s) = &self.sync {
+            s.leave();
+        }
         self.engine.close();
         self.engine.store().close();
     }

@@ -291,3 +291,32 @@ test("a tab holding the database steps aside when another tab upgrades, and says
   assert.match(after.message, /another tab upgraded/);
   assert.equal(after.notified, true);
 });
+
+test("training runs in one tab at a time and the other tabs pick up the new policy", async () => {
+  const a = await harness();
+  const b = await harness();
+  const open = (page) => page.evaluate(async () => {
+    window.lp = await window.lib.LightPrompt.open({ dbName: "shared-policy", seed: 5, autoTrainEvery: 0 });
+  });
+  await open(a);
+  await open(b);
+  await a.evaluate(async () => {
+    for (let i = 0; i < 6; i++) {
+      const r = await window.lp.optimize({ prompt: `a lighthouse ${i}`, category: "image", model: "sdxl" });
+      await window.lp.feedback({ spanId: r.spanId, metadata: { rating: 5 } });
+    }
+  });
+  // Both tabs train at once: the lock serialises them, so the versions differ.
+  const versions = await Promise.all([a, b].map((p) => p.evaluate(async () => (await window.lp.train()).policyVersion)));
+  assert.deepEqual([...versions].sort(), [1, 2]);
+  // A third training in tab A reaches tab B by BroadcastChannel, without B asking.
+  await a.evaluate(async () => window.lp.train());
+  let seen;
+  for (let i = 0; i < 50; i++) {
+    seen = await b.evaluate(async () => { const s = await window.lp.trainingStatus(); return [s.totalRewards, s.policyVersion]; });
+    if (seen[1] === 3) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.deepEqual(seen, [6, 3]);
+  for (const p of [a, b]) { await p.evaluate(() => window.lp.close()); await p.close(); }
+});
