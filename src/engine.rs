@@ -582,7 +582,7 @@ impl<S: Store> Engine<S> {
             ),
             None if rewards.is_empty() => (Policy::new(half_life), 0),
             None => {
-                let spans = self.store.all_spans().await?;
+                let spans = self.store.training_spans().await?;
                 (Policy::train(&spans, &rewards, half_life), rewards.len())
             }
         };
@@ -603,7 +603,7 @@ impl<S: Store> Engine<S> {
             for r in tail {
                 if let Some(span) = by_id.get(r.span_id.as_str()) {
                     let previous = latest.get(&r.span_id).map(|(v, t, _)| (*v, *t));
-                    policy.observe(span, r.value, r.created_at, previous);
+                    policy.observe(*span, r.value, r.created_at, previous);
                 }
                 latest.insert(r.span_id.clone(), (r.value, r.created_at, r.category));
             }
@@ -957,7 +957,7 @@ impl<S: Store> Engine<S> {
     }
 
     async fn train_inner(&self, started: f64) -> Result<TrainReport> {
-        let spans = self.store.all_spans().await?;
+        let spans = self.store.training_spans().await?;
         let mut rewards = self.store.all_rewards().await?;
         sort_rewards(&mut rewards);
         let compute_start = (self.clock)();

@@ -122,6 +122,75 @@ pub struct Reward {
     pub created_at: f64,
 }
 
+/// The part of a span that learning reads. Training over many spans reads only these fields
+/// from storage, not the prompts and parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainingSpan {
+    /// The span id.
+    pub span_id: String,
+    /// The category.
+    pub category: Category,
+    /// The adapter used.
+    pub model: String,
+    /// The policy's decisions.
+    #[serde(default)]
+    pub decisions: Vec<Decision>,
+    /// Modifier terms of the optimized prompt.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+}
+
+impl From<&Span> for TrainingSpan {
+    fn from(s: &Span) -> TrainingSpan {
+        TrainingSpan {
+            span_id: s.span_id.clone(),
+            category: s.category,
+            model: s.model.clone(),
+            decisions: s.decisions.clone(),
+            keywords: s.keywords.clone(),
+        }
+    }
+}
+
+/// What the policy learns from: a [`Span`] or a [`TrainingSpan`].
+pub trait LearningRecord {
+    /// The span id.
+    fn span_id(&self) -> &str;
+    /// The category.
+    fn category(&self) -> Category;
+    /// The adapter id.
+    fn model(&self) -> &str;
+    /// The logged decisions.
+    fn decisions(&self) -> &[Decision];
+    /// The keywords.
+    fn keywords(&self) -> &[String];
+}
+
+macro_rules! learning_record {
+    ($t:ty) => {
+        impl LearningRecord for $t {
+            fn span_id(&self) -> &str {
+                &self.span_id
+            }
+            fn category(&self) -> Category {
+                self.category
+            }
+            fn model(&self) -> &str {
+                &self.model
+            }
+            fn decisions(&self) -> &[Decision] {
+                &self.decisions
+            }
+            fn keywords(&self) -> &[String] {
+                &self.keywords
+            }
+        }
+    };
+}
+learning_record!(Span);
+learning_record!(TrainingSpan);
+
 /// Whether `id` looks like an id lightprompt issues: `len` lowercase hex digits.
 pub fn is_valid_id(id: &str, len: usize) -> bool {
     id.len() == len

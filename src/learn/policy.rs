@@ -31,7 +31,7 @@ use crate::prompt::rules::rules;
 use crate::prompt::tokenize::tokenize;
 use crate::prompt::{Category, Facet};
 use crate::rng::Rng;
-use crate::span::{Reward, Span};
+use crate::span::{LearningRecord, Reward};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -272,7 +272,13 @@ impl Policy {
 
     /// Online update: adds a span's reward. If the span had an earlier reward, pass it as
     /// `previous` (value, time): it is removed first, since training uses the latest.
-    pub fn observe(&mut self, span: &Span, value: f64, at: f64, previous: Option<(f64, f64)>) {
+    pub fn observe<S: LearningRecord>(
+        &mut self,
+        span: &S,
+        value: f64,
+        at: f64,
+        previous: Option<(f64, f64)>,
+    ) {
         if let Some((old, old_at)) = previous {
             let w = if self.half_life_ms.is_some() {
                 self.exponent(old_at).exp2()
@@ -289,8 +295,8 @@ impl Policy {
         self.keyword_cache.borrow_mut().clear();
     }
 
-    fn apply(&mut self, span: &Span, value: f64, w: f64) {
-        let cat = span.category.as_str();
+    fn apply<S: LearningRecord>(&mut self, span: &S, value: f64, w: f64) {
+        let cat = span.category().as_str();
         let mut key = String::with_capacity(64);
         let bump = |map: &mut FastMap<String, Stat>, key: &str| {
             if let Some(s) = map.get_mut(key) {
@@ -301,10 +307,10 @@ impl Policy {
                 map.insert(key.to_string(), s);
             }
         };
-        for d in &span.decisions {
-            let arm = arm_key(span.category, &d.slot, &d.action);
+        for d in span.decisions() {
+            let arm = arm_key(span.category(), &d.slot, &d.action);
             key.clear();
-            let _ = write!(key, "m|{}|{arm}", span.model);
+            let _ = write!(key, "m|{}|{arm}", span.model());
             bump(&mut self.arms, &key);
             key.clear();
             let _ = write!(key, "c|{arm}");
@@ -313,16 +319,16 @@ impl Policy {
             let _ = write!(key, "g|{}", global_part(&arm));
             bump(&mut self.arms, &key);
         }
-        for term in &span.keywords {
+        for term in span.keywords() {
             key.clear();
-            let _ = write!(key, "km|{}|{term}", span.model);
+            let _ = write!(key, "km|{}|{term}", span.model());
             bump(&mut self.keywords, &key);
             key.clear();
             let _ = write!(key, "kc|{cat}|{term}");
             bump(&mut self.keywords, &key);
         }
         key.clear();
-        let _ = write!(key, "tm|{}", span.model);
+        let _ = write!(key, "tm|{}", span.model());
         bump(&mut self.arms, &key);
         key.clear();
         let _ = write!(key, "tc|{cat}");
@@ -332,7 +338,11 @@ impl Policy {
 
     /// Batch training: the policy of every span's latest reward, in time order.
     /// Deterministic: the same spans and rewards give the same policy.
-    pub fn train(spans: &[Span], rewards: &[Reward], half_life_ms: Option<f64>) -> Policy {
+    pub fn train<S: LearningRecord>(
+        spans: &[S],
+        rewards: &[Reward],
+        half_life_ms: Option<f64>,
+    ) -> Policy {
         let mut policy = Policy::new(half_life_ms);
         // The latest reward of each span wins (ties: the larger id, as in time order).
         let mut latest: FastMap<&str, &Reward> = FastMap::default();
@@ -348,9 +358,9 @@ impl Policy {
                 }
             }
         }
-        let effective: Vec<(&Span, &Reward)> = spans
+        let effective: Vec<(&S, &Reward)> = spans
             .iter()
-            .filter_map(|s| latest.get(s.span_id.as_str()).map(|r| (s, *r)))
+            .filter_map(|s| latest.get(s.span_id()).map(|r| (s, *r)))
             .collect();
         // One weight scale for the whole run: the oldest reward, unless that would make the
         // newest weights overflow (rewards more than REBASE_EXPONENT half-lives older than
@@ -379,24 +389,24 @@ impl Policy {
             };
             policy.latest = policy.latest.max(r.created_at);
             policy.rewards += 1;
-            for d in &span.decisions {
+            for d in span.decisions() {
                 arms.entry((
-                    span.model.as_str(),
+                    span.model(),
                     d.slot.as_str(),
                     d.action.as_str(),
-                    span.category,
+                    span.category(),
                 ))
                 .or_default()
                 .add(w, r.value);
             }
-            for term in &span.keywords {
+            for term in span.keywords() {
                 keywords
-                    .entry((span.model.as_str(), term.as_str(), span.category))
+                    .entry((span.model(), term.as_str(), span.category()))
                     .or_default()
                     .add(w, r.value);
             }
             totals
-                .entry((span.model.as_str(), span.category))
+                .entry((span.model(), span.category()))
                 .or_default()
                 .add(w, r.value);
         }

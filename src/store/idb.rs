@@ -21,7 +21,7 @@
 use super::{newest_first, Dataset, ImportReport, PolicySnapshot, Query, StorageKind, Store};
 use crate::error::{Error, ErrorCode, Result};
 use crate::prompt::Category;
-use crate::span::{Reward, Span};
+use crate::span::{Reward, Span, TrainingSpan};
 use db::{Rexie, Transaction};
 use idb::builder::{DatabaseBuilder, IndexBuilder, ObjectStoreBuilder};
 use idb::{CursorDirection as Direction, KeyPath, KeyRange, TransactionMode, TransactionResult};
@@ -515,6 +515,11 @@ impl Store for IdbStore {
     async fn all_rewards(&self) -> Result<Vec<Reward>> {
         self.read_all(REWARDS, Some("createdAt"), None, "reward")
             .await
+    }
+
+    async fn training_spans(&self) -> Result<Vec<TrainingSpan>> {
+        // Only the fields learning reads cross into wasm: the prompts stay in JS.
+        self.read_all(SPANS, Some("createdAt"), None, "span").await
     }
 
     async fn rewards_since(&self, created_at: f64) -> Result<Vec<Reward>> {

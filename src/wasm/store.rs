@@ -2,7 +2,7 @@
 
 use crate::error::{ErrorCode, Result};
 use crate::prompt::Category;
-use crate::span::{Reward, Span};
+use crate::span::{Reward, Span, TrainingSpan};
 use crate::store::idb::IdbStore;
 use crate::store::{Dataset, ImportReport, MemoryStore, PolicySnapshot, Query, StorageKind, Store};
 use wasm_bindgen::JsValue;
@@ -86,6 +86,9 @@ impl Store for AnyStore {
     }
     async fn all_rewards(&self) -> Result<Vec<Reward>> {
         both!(self, s => s.all_rewards().await)
+    }
+    async fn training_spans(&self) -> Result<Vec<TrainingSpan>> {
+        both!(self, s => s.training_spans().await)
     }
     async fn rewards_since(&self, created_at: f64) -> Result<Vec<Reward>> {
         both!(self, s => s.rewards_since(created_at).await)
