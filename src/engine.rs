@@ -59,6 +59,8 @@ pub const MAX_PAGE: usize = 10_000;
 pub const EXPORT_FORMAT: &str = "lightprompt";
 /// Version of the export document.
 pub const EXPORT_VERSION: u32 = 1;
+/// The settings key of the store's sentinel.
+const SENTINEL: &str = "sentinel";
 
 /// How an engine behaves. Field names as in `LightPrompt.open({...})`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -347,6 +349,9 @@ pub struct TrainingStatus {
     pub rewards_until_training: Option<u32>,
     /// The exploration setting.
     pub exploration: f64,
+    /// When this store was first opened (a sentinel in its settings). If it changes while
+    /// the app remembers an older value, the browser wiped the data.
+    pub store_created_at: Option<f64>,
 }
 
 /// A page query from JS (`lp.spans({...})`).
@@ -408,6 +413,7 @@ struct State {
     latest: FastMap<String, (f64, f64, Category)>,
     rewards_since_train: u32,
     training: u32,
+    store_created_at: Option<f64>,
     /// Rewards that arrived while a training was reading the store.
     during_training: Vec<(Reward, Span)>,
     closed: bool,
@@ -546,6 +552,7 @@ impl<S: Store> Engine<S> {
                 latest: FastMap::default(),
                 rewards_since_train: 0,
                 training: 0,
+                store_created_at: None,
                 during_training: Vec::new(),
                 closed: false,
             }),
@@ -560,6 +567,18 @@ impl<S: Store> Engine<S> {
 
     /// Rebuilds the in-memory state from the store.
     async fn reload(&self) -> Result<()> {
+        // The sentinel: written once, when the store is new.
+        let created = match self.store.meta(SENTINEL).await? {
+            Some(v) => v.get("createdAt").and_then(serde_json::Value::as_f64),
+            None => {
+                let now = (self.clock)();
+                self.store
+                    .put_meta(SENTINEL, &serde_json::json!({ "createdAt": now }))
+                    .await?;
+                Some(now)
+            }
+        };
+        self.state.borrow_mut().store_created_at = created;
         let mut counts = [0u64; 3];
         for c in Category::ALL {
             counts[cat_index(c)] = self.store.count_spans(Some(c)).await?;
@@ -1059,6 +1078,7 @@ impl<S: Store> Engine<S> {
             rewards_until_training: (every > 0)
                 .then(|| every.saturating_sub(st.rewards_since_train)),
             exploration: self.config.exploration,
+            store_created_at: st.store_created_at,
         })
     }
 

@@ -115,6 +115,10 @@ class Engine {
   }
 
   receive(message) {
+    if (message?.event === "versionchange") {
+      notify("error", "Another lightprompt tab updated the saved data, so this tab stopped using it. Reload this page to continue.", { code: "Closed" });
+      return;
+    }
     const entry = this.pending.get(message?.id);
     if (!entry) return;
     this.pending.delete(message.id);
@@ -647,7 +651,19 @@ async function refreshInsights() {
   }
 }
 
+/** Says so when the saved data was wiped (the store's sentinel is newer than the one seen). */
+function checkWiped(status) {
+  if (status.storage !== "indexeddb" || status.storeCreatedAt == null) return;
+  let seen = null;
+  try { seen = Number(localStorage.getItem("lightprompt.storeCreatedAt")) || null; } catch { return; }
+  if (seen && seen !== status.storeCreatedAt) {
+    notify("error", `The browser cleared this site's saved data (a new store was started ${new Date(status.storeCreatedAt).toLocaleString()}): earlier history and learning are gone. Export your data regularly, and allow persistent storage.`, { code: "Storage", timeout: 0 });
+  }
+  try { localStorage.setItem("lightprompt.storeCreatedAt", String(status.storeCreatedAt)); } catch { /* private mode */ }
+}
+
 function renderStatus(status) {
+  checkWiped(status);
   $("stat-spans").textContent = String(status.totalSpans);
   $("stat-rewards").textContent = String(status.totalRewards);
   const avg = $("stat-avg");

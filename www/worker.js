@@ -74,6 +74,9 @@ function flatten(error) {
   return { message: String(error), code: "Internal", field: null };
 }
 
+// Another tab upgraded the database and this connection closed: tell the page.
+self.addEventListener("lightprompt-versionchange", () => self.postMessage({ event: "versionchange" }));
+
 self.addEventListener("message", async (event) => {
   const { id, method, args } = event.data ?? {};
   try {

@@ -223,6 +223,8 @@ export interface TrainingStatus {
   targetReward: number;
   rewardsUntilTraining: number | null;
   exploration: number;
+  /** When this store was first opened; if it changes, the browser wiped the saved data. */
+  storeCreatedAt: number | null;
 }
 
 export interface LearnedKeyword {

@@ -462,6 +462,22 @@ describe("lightprompt page", { timeout: 110_000 }, () => {
     assert.equal(await page.locator("#result-section").isHidden(), true);
   });
 
+  it("says so when another tab takes the database over, and when the saved data is wiped", async () => {
+    // Another tab deletes the database: this tab's engine steps aside and the page says so.
+    const other = await context.newPage();
+    await other.goto(`${origin}/icon.svg`);
+    await other.evaluate(() => new Promise((resolve) => {
+      const request = indexedDB.deleteDatabase("lightprompt");
+      request.onsuccess = request.onerror = () => resolve();
+    }));
+    await other.close();
+    await page.locator(".message.error", { hasText: "Another lightprompt tab" }).waitFor();
+    // Reloaded, the page finds a new, empty store where it knew an older one: it warns.
+    await page.reload();
+    await page.locator(".message.error", { hasText: "cleared this site's saved data" }).waitFor();
+    await waitStat("stat-spans", 0);
+  });
+
   it("stayed on its own origin, broke no CSP rule and threw nothing", async () => {
     assert.ok(requests.length > 5, "requests were recorded");
     const outside = requests.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith("data:") && !url.startsWith("blob:"));
