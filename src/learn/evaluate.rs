@@ -151,14 +151,14 @@ impl Chooser for Replay<'_, '_> {
             .filter_map(|term| {
                 let rule = table.terms.iter().find(|t| t.text == term)?;
                 Some(Action {
-                    id: format!("keyword:{term}"),
-                    text: term.clone(),
+                    id: format!("keyword:{term}").into(),
+                    text: term.clone().into(),
                     facet: rule.facet?,
                     prior: learned
                         .iter()
                         .find(|k| &k.term == term)
                         .map_or(-1.0, |k| k.lower_bound),
-                    tags: rule.tags.clone(),
+                    tags: rule.tags.clone().into(),
                     emphasis: 1.0,
                     words: tokenize(term).into_iter().map(|t| t.norm).collect(),
                 })

@@ -863,11 +863,11 @@ pub fn keyword_actions(policy: &Policy, ctx: &DecisionContext<'_>) -> Vec<Action
             let rule = table.terms.iter().find(|t| t.text == k.term)?;
             let tags: Vec<Tag> = rule.tags.clone();
             Some(Action {
-                id: format!("keyword:{}", k.term),
-                text: k.term.clone(),
+                id: format!("keyword:{}", k.term).into(),
+                text: k.term.clone().into(),
                 facet: k.facet,
                 prior: k.lower_bound,
-                tags,
+                tags: tags.into(),
                 emphasis: 1.0,
                 words: tokenize(&k.term).into_iter().map(|t| t.norm).collect(),
             })

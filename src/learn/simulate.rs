@@ -148,7 +148,7 @@ impl Chooser for OracleChooser<'_> {
             } else if let Some(r) = a.id.strip_prefix("aspectRatio:") {
                 self.taste.utility(&[], Some(r))
             } else {
-                self.taste.edits.get(&a.id).copied().unwrap_or(0.0)
+                self.taste.edits.get(a.id.as_ref()).copied().unwrap_or(0.0)
             };
             (taste, a.prior)
         };

@@ -16,6 +16,7 @@ use super::score::{score, QualityScore, ScoreInput};
 use super::tokenize::tokenize;
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Id of the action that adds nothing to a slot.
@@ -25,23 +26,24 @@ pub const ASPECT_RATIO_SLOT: &str = "aspectRatio";
 /// Slot id of the learned-keyword decision.
 pub const KEYWORD_SLOT: &str = "keyword";
 
-/// One thing the policy may do in a slot.
+/// One thing the policy may do in a slot. Rule edits borrow from the (static) rule tables,
+/// so building the slots of a prompt allocates almost nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Action {
     /// Stable id: an edit id, `skip`, `aspectRatio:16:9` or `keyword:<term>`.
-    pub id: String,
+    pub id: Cow<'static, str>,
     /// Text added to the prompt (empty for skip and parameters).
-    pub text: String,
+    pub text: Cow<'static, str>,
     /// The facet the text fills (for parameters: composition).
     pub facet: Facet,
     /// The rules' guess of the effect on reward; the rule-only policy takes the highest.
     pub prior: f64,
     /// Tags the action sets (for conflict checks).
-    pub tags: Vec<Tag>,
+    pub tags: Cow<'static, [Tag]>,
     /// Attention weight for weighting syntaxes.
     pub emphasis: f32,
     /// Normalized words of `text` (for redundancy checks).
-    pub words: Vec<String>,
+    pub words: Cow<'static, [String]>,
 }
 
 impl Action {
@@ -218,13 +220,13 @@ fn tags_of(table: &CategoryRules, text: &str) -> Vec<Tag> {
 
 fn skip_action() -> Action {
     Action {
-        id: SKIP.to_string(),
-        text: String::new(),
+        id: Cow::Borrowed(SKIP),
+        text: Cow::Borrowed(""),
         facet: Facet::Subject,
         prior: -0.02,
-        tags: Vec::new(),
+        tags: Cow::Borrowed(&[]),
         emphasis: 1.0,
-        words: Vec::new(),
+        words: Cow::Borrowed(&[]),
     }
 }
 
@@ -254,7 +256,7 @@ fn rule_ratio(adapter: &Adapter, analysis: &Analysis) -> Option<&'static str> {
 
 /// Builds the decision slots for a prompt, in the order they are decided.
 fn build_slots(
-    table: &CategoryRules,
+    table: &'static CategoryRules,
     adapter: &Adapter,
     analysis: &Analysis,
     filled_by_options: &[Facet],
@@ -266,13 +268,13 @@ fn build_slots(
         let mut actions = vec![skip_action()];
         for ratio in adapter.aspect_ratios {
             actions.push(Action {
-                id: format!("{ASPECT_RATIO_SLOT}:{ratio}"),
-                text: (*ratio).to_string(),
+                id: Cow::Owned(format!("{ASPECT_RATIO_SLOT}:{ratio}")),
+                text: Cow::Borrowed(ratio),
                 facet: Facet::Composition,
                 prior: if Some(*ratio) == preferred { 0.1 } else { -0.1 },
-                tags: Vec::new(),
+                tags: Cow::Borrowed(&[]),
                 emphasis: 1.0,
-                words: Vec::new(),
+                words: Cow::Borrowed(&[]),
             });
         }
         // A model with a ratio parameter always gets one: skipping would leave it to chance.
@@ -302,13 +304,13 @@ fn build_slots(
                 && !analysis.contains_words(&edit.words);
             if applies {
                 actions.push(Action {
-                    id: edit.id.clone(),
-                    text: edit.text.to_string(),
+                    id: Cow::Borrowed(edit.id.as_str()),
+                    text: Cow::Borrowed(edit.text),
                     facet: rule.facet,
                     prior: edit.prior,
-                    tags: edit.tags.clone(),
+                    tags: Cow::Borrowed(edit.tags.as_slice()),
                     emphasis: rule.emphasis,
-                    words: edit.words.clone(),
+                    words: Cow::Borrowed(edit.words.as_slice()),
                 });
             }
         }
@@ -427,7 +429,10 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
                 {
                     return false;
                 }
-                if chosen_words.iter().any(|w| w == &a.words) {
+                if chosen_words
+                    .iter()
+                    .any(|w| w.as_slice() == a.words.as_ref())
+                {
                     return false;
                 }
                 // An edit's words are its tokens: no need to tokenize it again.
@@ -454,7 +459,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
         let action = &slot.actions[choice.action];
         decisions.push(Decision {
             slot: slot.id.clone(),
-            action: action.id.clone(),
+            action: action.id.to_string(),
             propensity: choice.propensity,
             learned: choice.learned,
             eligible: eligible.len() as u32,
@@ -462,7 +467,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
                 eligible
                     .iter()
                     .filter(|&&i| i != 0)
-                    .map(|&i| slot.actions[i].text.clone())
+                    .map(|&i| slot.actions[i].text.to_string())
                     .collect()
             } else {
                 Vec::new()
@@ -472,12 +477,12 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
             continue;
         }
         if is_param {
-            aspect_ratio = Some(action.text.clone());
+            aspect_ratio = Some(action.text.to_string());
         } else {
             draft.push_str(separator);
             draft.push_str(&action.text);
             tags.extend(action.tags.iter().copied());
-            chosen_words.push(action.words.clone());
+            chosen_words.push(action.words.to_vec());
             if slot.id == KEYWORD_SLOT {
                 covered.push(action.facet);
             }
@@ -496,7 +501,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
             if slots[s].id != ASPECT_RATIO_SLOT {
                 edits.push(RenderEdit {
                     facet: action.facet,
-                    text: action.text.clone(),
+                    text: action.text.to_string(),
                     emphasis: action.emphasis,
                 });
             }
@@ -570,9 +575,9 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
     for &(s, a, choice) in &chosen {
         let action = &slots[s].actions[a];
         edits.push(AppliedEdit {
-            id: action.id.clone(),
+            id: action.id.to_string(),
             facet: action.facet,
-            text: action.text.clone(),
+            text: action.text.to_string(),
             learned: choice.learned,
             propensity: choice.propensity,
         });
