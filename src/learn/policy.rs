@@ -528,17 +528,22 @@ impl Policy {
         variance: f64,
     ) -> Estimate {
         let scale = self.scale_now();
-        let mut key = String::with_capacity(64);
-        key.push_str("c|");
-        write_arm_key(&mut key, category, slot, action);
-        let sc = self.arm(&key);
-        let arm = key[2..].to_string();
-        key.clear();
-        let _ = write!(key, "g|{}", global_part(&arm));
-        let sg = self.arm(&key);
-        key.clear();
-        let _ = write!(key, "m|{model}|{arm}");
-        let sm = self.arm(&key);
+        let (sc, sg, sm) = if self.arms.is_empty() {
+            // Nothing learned yet: the rules' prior alone (and no key building).
+            Default::default()
+        } else {
+            let mut key = String::with_capacity(64);
+            key.push_str("c|");
+            write_arm_key(&mut key, category, slot, action);
+            let sc = self.arm(&key);
+            let arm = key[2..].to_string();
+            key.clear();
+            let _ = write!(key, "g|{}", global_part(&arm));
+            let sg = self.arm(&key);
+            key.clear();
+            let _ = write!(key, "m|{model}|{arm}");
+            (sc, sg, self.arm(&key))
+        };
         let prior_mean = baseline + prior;
         // Leave-own-out: each level's prior excludes the data of the level below.
         let (wg_out, sg_out) = self.effective(&sg.minus(&sc), scale);
