@@ -321,7 +321,9 @@ impl Store for IdbStore {
         let tx = self.tx(&[SPANS], TransactionMode::ReadWrite)?;
         let store = tx.store(SPANS).map_err(|e| map_error(e, "writing spans"))?;
         // `add` (not `put`): a stored id fails the request, which aborts the whole batch.
-        let written = store.add_all(values.into_iter().map(|v| (v, None))).await;
+        let written = store
+            .write_all(values.into_iter().map(|v| (v, None)), false)
+            .await;
         let ended = finish(tx, "writing spans").await;
         match (written, ended) {
             (Ok(()), Ok(())) => Ok(()),
@@ -704,15 +706,15 @@ impl Store for IdbStore {
                 }
             }
             s_store
-                .add_all(new_spans.into_iter())
+                .write_all(new_spans.into_iter(), false)
                 .await
                 .map_err(|e| map_error(e, doing))?;
             r_store
-                .add_all(new_rewards.into_iter())
+                .write_all(new_rewards.into_iter(), false)
                 .await
                 .map_err(|e| map_error(e, doing))?;
             p_store
-                .put_all(new_policies.into_iter())
+                .write_all(new_policies.into_iter(), true)
                 .await
                 .map_err(|e| map_error(e, doing))?;
             Ok(report)
@@ -926,35 +928,35 @@ mod db {
         pub async fn add(&self, value: &JsValue, key: Option<&JsValue>) -> Result<JsValue> {
             self.0.add(value, key)?.await
         }
-        /// Queues every add, then waits for the last: one round trip for the batch.
-        pub async fn add_all(
+        /// Queues every write (`add`, or `put` with `overwrite`), then waits for the last:
+        /// one round trip for the batch. A failing request aborts the transaction.
+        pub async fn write_all(
             &self,
             items: impl Iterator<Item = (JsValue, Option<JsValue>)>,
+            overwrite: bool,
         ) -> Result<()> {
-            let mut last = None;
-            for (value, key) in items {
-                last = Some(self.0.add(&value, key.as_ref())?);
+            // Only the last request is awaited; the earlier ones stay plain requests (turning
+            // them into futures and dropping those would detach their handlers).
+            macro_rules! queue {
+                ($method:ident) => {{
+                    let mut last = None;
+                    for (value, key) in items {
+                        last = Some(self.0.$method(&value, key.as_ref())?);
+                    }
+                    if let Some(request) = last {
+                        request.await?;
+                    }
+                }};
             }
-            if let Some(request) = last {
-                request.await?;
+            if overwrite {
+                queue!(put);
+            } else {
+                queue!(add);
             }
             Ok(())
         }
         pub async fn put(&self, value: &JsValue, key: Option<&JsValue>) -> Result<JsValue> {
             self.0.put(value, key)?.await
-        }
-        pub async fn put_all(
-            &self,
-            items: impl Iterator<Item = (JsValue, Option<JsValue>)>,
-        ) -> Result<()> {
-            let mut last = None;
-            for (value, key) in items {
-                last = Some(self.0.put(&value, key.as_ref())?);
-            }
-            if let Some(request) = last {
-                request.await?;
-            }
-            Ok(())
         }
         pub async fn count(&self, range: Option<KeyRange>) -> Result<u32> {
             self.0.count(query(range))?.await
