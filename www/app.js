@@ -700,22 +700,30 @@ function chartWidth(box) {
   return Math.max(300, Math.round(box.clientWidth || 600));
 }
 
-/** Reward per feedback (oldest first) with its moving average, the 0.7 target and the zero line. */
-function drawRewardChart() {
-  const svg = $("reward-chart");
-  const series = state.rewardSeries;
-  const width = chartWidth($("reward-chart-box"));
-  const height = 230;
-  const pad = { left: 40, right: 14, top: 16, bottom: 38 };
+/**
+ * Empties a chart and sizes it to its box; returns its geometry and `y`, which maps a reward
+ * in −1…+1 to a vertical position.
+ */
+function prepareChart(svg, box, height, pad) {
+  const width = chartWidth(box);
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("width", String(width));
   svg.setAttribute("height", String(height));
   svg.replaceChildren();
+  return { width, plotW, plotH, y: (v) => pad.top + ((1 - v) / 2) * plotH };
+}
+
+/** Reward per feedback (oldest first) with its moving average, the 0.7 target and the zero line. */
+function drawRewardChart() {
+  const svg = $("reward-chart");
+  const series = state.rewardSeries;
+  const height = 230;
+  const pad = { left: 40, right: 14, top: 16, bottom: 38 };
+  const { width, plotW, plotH, y } = prepareChart(svg, $("reward-chart-box"), height, pad);
   svg.dataset.points = String(series.length);
 
-  const y = (v) => pad.top + ((1 - v) / 2) * plotH;
   const x = (i) => pad.left + (series.length <= 1 ? plotW / 2 : (i / (series.length - 1)) * plotW);
 
   const grid = s("g", {});
@@ -778,16 +786,9 @@ function drawCategoryChart() {
   const svg = $("category-chart");
   const status = state.status;
   const cats = categories();
-  const width = chartWidth($("category-chart-box"));
   const height = 170;
   const pad = { left: 40, right: 14, top: 14, bottom: 28 };
-  const plotW = width - pad.left - pad.right;
-  const plotH = height - pad.top - pad.bottom;
-  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  svg.setAttribute("width", String(width));
-  svg.setAttribute("height", String(height));
-  svg.replaceChildren();
-  const y = (v) => pad.top + ((1 - v) / 2) * plotH;
+  const { width, plotW, y } = prepareChart(svg, $("category-chart-box"), height, pad);
   for (const v of [-1, 0, 1]) {
     svg.append(s("line", { class: v === 0 ? "axis" : "grid", x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v), "vector-effect": "non-scaling-stroke" }));
     svg.append(s("text", { x: pad.left - 6, y: y(v) + 4, "text-anchor": "end" }, v > 0 ? `+${v}` : String(v)));

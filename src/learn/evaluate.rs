@@ -9,13 +9,12 @@
 //! - self-normalised IPS: `Σ w·r / Σ w` (biased, far lower variance);
 //! - pseudo-inverse (slates, assuming additive credit): `mean(r·(Σ π/μ − (D − 1)))`.
 
-use super::policy::{LearnedKeyword, Policy};
+use super::policy::{keyword_action, LearnedKeyword, Policy};
 use crate::error::Result;
 use crate::prompt::optimize::{
     optimize, Action, Choice, Chooser, Decision, DecisionContext, OptimizeInput, Slot, KEYWORD_SLOT,
 };
 use crate::prompt::rules::rules;
-use crate::prompt::tokenize::tokenize;
 use crate::span::{Reward, Span};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -149,19 +148,11 @@ impl Chooser for Replay<'_, '_> {
         d.offered
             .iter()
             .filter_map(|term| {
-                let rule = table.terms.iter().find(|t| t.text == term)?;
-                Some(Action {
-                    id: format!("keyword:{term}").into(),
-                    text: term.clone().into(),
-                    facet: rule.facet?,
-                    prior: learned
-                        .iter()
-                        .find(|k| &k.term == term)
-                        .map_or(-1.0, |k| k.lower_bound),
-                    tags: rule.tags.clone().into(),
-                    emphasis: 1.0,
-                    words: tokenize(term).into_iter().map(|t| t.norm).collect(),
-                })
+                let prior = learned
+                    .iter()
+                    .find(|k| &k.term == term)
+                    .map_or(-1.0, |k| k.lower_bound);
+                keyword_action(table.term(term)?, prior)
             })
             .collect()
     }

@@ -25,14 +25,13 @@
 //! `2^((t − t0)/half_life)`, so newer ones count more and sums never need decaying.
 
 use super::stats::{FastMap, Stat};
-use crate::prompt::category::Tag;
 use crate::prompt::optimize::{Action, Choice, Chooser, DecisionContext, Slot, KEYWORD_SLOT, SKIP};
-use crate::prompt::rules::rules;
-use crate::prompt::tokenize::tokenize;
+use crate::prompt::rules::{rules, TermRule};
 use crate::prompt::{Category, Facet};
 use crate::rng::Rng;
 use crate::span::{LearningRecord, Reward};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -163,22 +162,16 @@ impl Clone for Policy {
 /// The arm key of a decision: category-qualified, so `skip` and aspect ratios of different
 /// categories are different arms.
 pub fn arm_key(category: Category, slot: &str, action: &str) -> String {
-    let mut key = String::with_capacity(48);
-    write_arm_key(&mut key, category, slot, action);
-    key
-}
-
-fn write_arm_key(out: &mut String, category: Category, slot: &str, action: &str) {
     let cat = category.as_str();
     if action == SKIP {
-        let _ = write!(out, "{cat}.{slot}.skip");
+        format!("{cat}.{slot}.skip")
     } else if action.len() > cat.len()
         && action.starts_with(cat)
         && action.as_bytes()[cat.len()] == b'.'
     {
-        out.push_str(action);
+        action.to_string()
     } else {
-        let _ = write!(out, "{cat}.{action}");
+        format!("{cat}.{action}")
     }
 }
 
@@ -186,6 +179,52 @@ fn write_arm_key(out: &mut String, category: Category, slot: &str, action: &str)
 /// `video.lighting.golden-hour` share what they teach.
 fn global_part(key: &str) -> &str {
     key.split_once('.').map_or(key, |(_, rest)| rest)
+}
+
+/// Where each statistic lives: one key scheme for every writer (online and batch) and
+/// every reader.
+enum Key<'a> {
+    /// An arm for one model: `m|model|arm`.
+    Model(&'a str, &'a str),
+    /// An arm in its category: `c|arm`.
+    Category(&'a str),
+    /// An arm across categories: `g|arm-without-category`.
+    Global(&'a str),
+    /// A keyword for one model: `km|model|term`.
+    KeywordModel(&'a str, &'a str),
+    /// A keyword in a category: `kc|category|term`.
+    KeywordCategory(Category, &'a str),
+    /// All rewards of a model: `tm|model`.
+    TotalModel(&'a str),
+    /// All rewards of a category: `tc|category`.
+    TotalCategory(Category),
+    /// All rewards: `tg`.
+    Total,
+}
+
+impl Key<'_> {
+    /// Writes the key into `out` (cleared first) and returns it.
+    fn write<'b>(&self, out: &'b mut String) -> &'b str {
+        out.clear();
+        let _ = match self {
+            Key::Model(model, arm) => write!(out, "m|{model}|{arm}"),
+            Key::Category(arm) => write!(out, "c|{arm}"),
+            Key::Global(arm) => write!(out, "g|{}", global_part(arm)),
+            Key::KeywordModel(model, term) => write!(out, "km|{model}|{term}"),
+            Key::KeywordCategory(c, term) => write!(out, "kc|{}|{term}", c.as_str()),
+            Key::TotalModel(model) => write!(out, "tm|{model}"),
+            Key::TotalCategory(c) => write!(out, "tc|{}", c.as_str()),
+            Key::Total => write!(out, "tg"),
+        };
+        out
+    }
+
+    /// The key as an owned string.
+    fn string(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
 }
 
 impl Policy {
@@ -296,7 +335,6 @@ impl Policy {
     }
 
     fn apply<S: LearningRecord>(&mut self, span: &S, value: f64, w: f64) {
-        let cat = span.category().as_str();
         let mut key = String::with_capacity(64);
         let bump = |map: &mut FastMap<String, Stat>, key: &str| {
             if let Some(s) = map.get_mut(key) {
@@ -307,33 +345,32 @@ impl Policy {
                 map.insert(key.to_string(), s);
             }
         };
+        let model = span.model();
         for d in span.decisions() {
             let arm = arm_key(span.category(), &d.slot, &d.action);
-            key.clear();
-            let _ = write!(key, "m|{}|{arm}", span.model());
-            bump(&mut self.arms, &key);
-            key.clear();
-            let _ = write!(key, "c|{arm}");
-            bump(&mut self.arms, &key);
-            key.clear();
-            let _ = write!(key, "g|{}", global_part(&arm));
-            bump(&mut self.arms, &key);
+            for k in [
+                Key::Model(model, &arm),
+                Key::Category(&arm),
+                Key::Global(&arm),
+            ] {
+                bump(&mut self.arms, k.write(&mut key));
+            }
         }
         for term in span.keywords() {
-            key.clear();
-            let _ = write!(key, "km|{}|{term}", span.model());
-            bump(&mut self.keywords, &key);
-            key.clear();
-            let _ = write!(key, "kc|{cat}|{term}");
-            bump(&mut self.keywords, &key);
+            for k in [
+                Key::KeywordModel(model, term),
+                Key::KeywordCategory(span.category(), term),
+            ] {
+                bump(&mut self.keywords, k.write(&mut key));
+            }
         }
-        key.clear();
-        let _ = write!(key, "tm|{}", span.model());
-        bump(&mut self.arms, &key);
-        key.clear();
-        let _ = write!(key, "tc|{cat}");
-        bump(&mut self.arms, &key);
-        bump(&mut self.arms, "tg");
+        for k in [
+            Key::TotalModel(model),
+            Key::TotalCategory(span.category()),
+            Key::Total,
+        ] {
+            bump(&mut self.arms, k.write(&mut key));
+        }
     }
 
     /// Batch training: the policy of every span's latest reward, in time order.
@@ -411,58 +448,41 @@ impl Policy {
                 .add(w, r.value);
         }
         // Expand to the three levels.
+        let merge = |map: &mut FastMap<String, Stat>, key: Key<'_>, stat: &Stat| {
+            map.entry(key.string()).or_default().merge(stat);
+        };
         let mut entries: Vec<_> = arms.into_iter().collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         for ((model, slot, action, category), stat) in entries {
             let arm = arm_key(category, slot, action);
-            policy
-                .arms
-                .entry(format!("m|{model}|{arm}"))
-                .or_default()
-                .merge(&stat);
-            policy
-                .arms
-                .entry(format!("g|{}", global_part(&arm)))
-                .or_default()
-                .merge(&stat);
-            policy
-                .arms
-                .entry(format!("c|{arm}"))
-                .or_default()
-                .merge(&stat);
+            for k in [
+                Key::Model(model, &arm),
+                Key::Global(&arm),
+                Key::Category(&arm),
+            ] {
+                merge(&mut policy.arms, k, &stat);
+            }
         }
         let mut entries: Vec<_> = keywords.into_iter().collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         for ((model, term, category), stat) in entries {
-            policy
-                .keywords
-                .entry(format!("km|{model}|{term}"))
-                .or_default()
-                .merge(&stat);
-            policy
-                .keywords
-                .entry(format!("kc|{}|{term}", category.as_str()))
-                .or_default()
-                .merge(&stat);
+            for k in [
+                Key::KeywordModel(model, term),
+                Key::KeywordCategory(category, term),
+            ] {
+                merge(&mut policy.keywords, k, &stat);
+            }
         }
         let mut entries: Vec<_> = totals.into_iter().collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         for ((model, category), stat) in entries {
-            policy
-                .arms
-                .entry(format!("tm|{model}"))
-                .or_default()
-                .merge(&stat);
-            policy
-                .arms
-                .entry(format!("tc|{}", category.as_str()))
-                .or_default()
-                .merge(&stat);
-            policy
-                .arms
-                .entry("tg".to_string())
-                .or_default()
-                .merge(&stat);
+            for k in [
+                Key::TotalModel(model),
+                Key::TotalCategory(category),
+                Key::Total,
+            ] {
+                merge(&mut policy.arms, k, &stat);
+            }
         }
         policy
     }
@@ -480,17 +500,17 @@ impl Policy {
     /// and 0.
     pub fn baseline(&self, category: Category, model: &str) -> f64 {
         let scale = self.scale_now();
-        let (wg, sg) = self.effective(&self.arm("tg"), scale);
+        let (wg, sg) = self.effective(&self.arm(&Key::Total.string()), scale);
         let bg = sg / (wg + PRIOR_BASE);
-        let (wc, sc) = self.effective(&self.arm(&format!("tc|{}", category.as_str())), scale);
+        let (wc, sc) = self.effective(&self.arm(&Key::TotalCategory(category).string()), scale);
         let bc = (sc + PRIOR_BASE * bg) / (wc + PRIOR_BASE);
-        let (wm, sm) = self.effective(&self.arm(&format!("tm|{model}")), scale);
+        let (wm, sm) = self.effective(&self.arm(&Key::TotalModel(model).string()), scale);
         (sm + PRIOR_BASE * bc) / (wm + PRIOR_BASE)
     }
 
     /// Variance of rewards, pooled over everything and shrunk toward the prior.
     fn variance(&self) -> f64 {
-        let tg = self.arm("tg");
+        let tg = self.arm(&Key::Total.string());
         let n = tg.w / self.scale_now();
         let observed = tg.variance().unwrap_or(PRIOR_VARIANCE);
         ((PRIOR_BASE * PRIOR_VARIANCE + n * observed) / (PRIOR_BASE + n)).max(0.01)
@@ -532,17 +552,11 @@ impl Policy {
             // Nothing learned yet: the rules' prior alone (and no key building).
             Default::default()
         } else {
+            let arm = arm_key(category, slot, action);
             let mut key = String::with_capacity(64);
-            key.push_str("c|");
-            write_arm_key(&mut key, category, slot, action);
-            let sc = self.arm(&key);
-            let arm = key[2..].to_string();
-            key.clear();
-            let _ = write!(key, "g|{}", global_part(&arm));
-            let sg = self.arm(&key);
-            key.clear();
-            let _ = write!(key, "m|{model}|{arm}");
-            (sc, sg, self.arm(&key))
+            let sc = self.arm(Key::Category(&arm).write(&mut key));
+            let sg = self.arm(Key::Global(&arm).write(&mut key));
+            (sc, sg, self.arm(Key::Model(model, &arm).write(&mut key)))
         };
         let prior_mean = baseline + prior;
         // Leave-own-out: each level's prior excludes the data of the level below.
@@ -639,11 +653,10 @@ impl Policy {
         };
         let table = rules.category(category);
         let scale = self.scale_now();
-        let cat = category.as_str();
-        let total_c = self.arm(&format!("tc|{cat}"));
-        let total_m = self.arm(&format!("tm|{model}"));
+        let total_c = self.arm(&Key::TotalCategory(category).string());
+        let total_m = self.arm(&Key::TotalModel(model).string());
         let variance = self.variance();
-        let prefix = format!("kc|{cat}|");
+        let prefix = Key::KeywordCategory(category, "").string();
         let mut out = Vec::new();
         let mut terms: Vec<(&String, &Stat)> = self
             .keywords
@@ -655,7 +668,7 @@ impl Policy {
             let term = &key[prefix.len()..];
             let km = self
                 .keywords
-                .get(&format!("km|{model}|{term}"))
+                .get(&Key::KeywordModel(model, term).string())
                 .copied()
                 .unwrap_or_default();
             // This model's data fully, other models' partly.
@@ -675,7 +688,7 @@ impl Policy {
             let effect = s_with / n_with - s_without / n_without;
             let se = (variance / n_with + variance / n_without).sqrt();
             let lower = effect - Z_LOWER * se;
-            let Some(rule) = table.terms.iter().find(|t| t.text == term) else {
+            let Some(rule) = table.term(term) else {
                 continue;
             };
             let Some(facet) = rule.facet else { continue };
@@ -707,7 +720,7 @@ impl Policy {
         let scale = self.scale_now();
         let baseline = self.baseline(category, model);
         let variance = self.variance();
-        let prefix = format!("c|{cat}.");
+        let prefix = Key::Category(&format!("{cat}.")).string();
         let mut patterns = Vec::new();
         let table = rules().ok().map(|r| r.category(category));
         let mut keys: Vec<&String> = self
@@ -760,8 +773,8 @@ impl Policy {
             });
         }
         patterns.sort_by(|a, b| b.effect.total_cmp(&a.effect).then_with(|| a.id.cmp(&b.id)));
-        let (wm, _) = self.effective(&self.arm(&format!("tm|{model}")), scale);
-        let (wc, _) = self.effective(&self.arm(&format!("tc|{cat}")), scale);
+        let (wm, _) = self.effective(&self.arm(&Key::TotalModel(model).string()), scale);
+        let (wc, _) = self.effective(&self.arm(&Key::TotalCategory(category).string()), scale);
         let samples = wm + 0.3 * (wc - wm).max(0.0);
         LearnedOptimizations {
             category,
@@ -864,18 +877,21 @@ pub fn keyword_actions(policy: &Policy, ctx: &DecisionContext<'_>) -> Vec<Action
         .into_iter()
         .filter(|k| !ctx.analysis.has(k.facet))
         .take(MAX_KEYWORD_ACTIONS)
-        .filter_map(|k| {
-            let rule = table.terms.iter().find(|t| t.text == k.term)?;
-            let tags: Vec<Tag> = rule.tags.clone();
-            Some(Action {
-                id: format!("keyword:{}", k.term).into(),
-                text: k.term.clone().into(),
-                facet: k.facet,
-                prior: k.lower_bound,
-                tags: tags.into(),
-                emphasis: 1.0,
-                words: tokenize(&k.term).into_iter().map(|t| t.norm).collect(),
-            })
-        })
+        .filter_map(|k| keyword_action(table.term(&k.term)?, k.lower_bound))
         .collect()
+}
+
+/// The action that adds a rule term as a learned keyword (its id `keyword:<term>`); it
+/// borrows the term's text, tags and words from the rule tables. `None` for a term of no
+/// facet.
+pub fn keyword_action(rule: &'static TermRule, prior: f64) -> Option<Action> {
+    Some(Action {
+        id: format!("keyword:{}", rule.text).into(),
+        text: Cow::Borrowed(rule.text),
+        facet: rule.facet?,
+        prior,
+        tags: Cow::Borrowed(rule.tags.as_slice()),
+        emphasis: 1.0,
+        words: Cow::Borrowed(rule.words.as_slice()),
+    })
 }

@@ -9,7 +9,7 @@ use crate::engine::{
 };
 use crate::error::Result;
 use crate::prompt::optimize::{
-    optimize, Choice, Chooser, DecisionContext, OptimizeInput, Slot, SKIP,
+    optimize, Choice, Chooser, DecisionContext, Optimization, OptimizeInput, Slot, SKIP,
 };
 use crate::prompt::rules::rules;
 use crate::prompt::{Category, Options};
@@ -233,8 +233,22 @@ pub struct SimReport {
     pub evaluated: usize,
 }
 
-fn ids_of(result: &OptimizeResult) -> Vec<&str> {
-    result.edits.iter().map(|e| e.id.as_str()).collect()
+/// A user's (noisy) rating of an engine result.
+fn rate_result(user: &mut SimUser, result: &OptimizeResult) -> Rating {
+    let ids: Vec<&str> = result.edits.iter().map(|e| e.id.as_str()).collect();
+    user.rate(&ids, result.aspect_ratio.as_deref())
+}
+
+/// The reward that rating gives.
+fn reward_of_result(user: &mut SimUser, result: &OptimizeResult) -> f64 {
+    SimUser::reward(&rate_result(user, result), result.quality_score)
+}
+
+/// The reward a user's (noisy) rating of a bare optimizer run gives.
+fn reward_of_optimization(user: &mut SimUser, out: &Optimization) -> f64 {
+    let ids: Vec<&str> = out.edits.iter().map(|e| e.id.as_str()).collect();
+    let rating = user.rate(&ids, out.aspect_ratio.as_deref());
+    SimUser::reward(&rating, out.optimized.total)
 }
 
 /// Drives optimize → rating → feedback through an engine on a memory store, and measures
@@ -275,7 +289,7 @@ pub fn simulate(
             ..OptimizeRequest::default()
         };
         let result = block_on(engine.optimize(&req))?;
-        let rating = user.rate(&ids_of(&result), result.aspect_ratio.as_deref());
+        let rating = rate_result(user, &result);
         block_on(engine.feedback(&FeedbackRequest {
             span_id: result.span_id.clone(),
             metadata: FeedbackMetadata {
@@ -295,18 +309,14 @@ pub fn simulate(
             options: &options,
         };
         let rules_out = optimize(&input, &mut crate::prompt::RuleChooser)?;
-        let ids: Vec<&str> = rules_out.edits.iter().map(|e| e.id.as_str()).collect();
-        let r = baseline_user.rate(&ids, rules_out.aspect_ratio.as_deref());
-        acc.rules += SimUser::reward(&r, rules_out.optimized.total);
+        acc.rules += reward_of_optimization(&mut baseline_user, &rules_out);
         let oracle_out = optimize(
             &input,
             &mut OracleChooser {
                 taste: &oracle_user.taste,
             },
         )?;
-        let ids: Vec<&str> = oracle_out.edits.iter().map(|e| e.id.as_str()).collect();
-        let r = oracle_user.rate(&ids, oracle_out.aspect_ratio.as_deref());
-        acc.oracle += SimUser::reward(&r, oracle_out.optimized.total);
+        acc.oracle += reward_of_optimization(&mut oracle_user, &oracle_out);
 
         in_window += 1;
         time.set(time.get() + cfg.ms_per_round);
@@ -334,12 +344,8 @@ pub fn simulate(
                 model: Some(cfg.model.clone()),
                 ..OptimizeRequest::default()
             };
-            let greedy = engine.preview(&req, Some(0.0))?;
-            let r = truth_user.rate(&ids_of(&greedy), greedy.aspect_ratio.as_deref());
-            true_learned += SimUser::reward(&r, greedy.quality_score);
-            let exploring = engine.preview(&req, None)?;
-            let r = truth_user.rate(&ids_of(&exploring), exploring.aspect_ratio.as_deref());
-            true_exploring += SimUser::reward(&r, exploring.quality_score);
+            true_learned += reward_of_result(&mut truth_user, &engine.preview(&req, Some(0.0))?);
+            true_exploring += reward_of_result(&mut truth_user, &engine.preview(&req, None)?);
             let input = OptimizeInput {
                 prompt,
                 category: cfg.category,
@@ -347,9 +353,7 @@ pub fn simulate(
                 options: &options,
             };
             let rules_out = optimize(&input, &mut crate::prompt::RuleChooser)?;
-            let ids: Vec<&str> = rules_out.edits.iter().map(|e| e.id.as_str()).collect();
-            let r = truth_user.rate(&ids, rules_out.aspect_ratio.as_deref());
-            true_rules += SimUser::reward(&r, rules_out.optimized.total);
+            true_rules += reward_of_optimization(&mut truth_user, &rules_out);
             n += 1.0;
         }
     }

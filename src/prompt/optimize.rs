@@ -516,17 +516,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
             words: &words,
         })
     };
-    let original = {
-        let names: Vec<&str> = inline.params.iter().map(|(n, _)| n.as_str()).collect();
-        score(&ScoreInput {
-            analysis: &analysis,
-            adapter,
-            text,
-            parameters: &names,
-            has_negative_prompt: false,
-            max_chars,
-        })?
-    };
+    let original = score_analysis(adapter, &analysis, text, &inline, None, max_chars)?;
     let mut rendered = render_with(&chosen);
     let (mut optimized, mut final_analysis) =
         score_rendered(adapter, input.category, &rendered, max_chars)?;
@@ -620,16 +610,28 @@ fn score_text(
     max_chars: Option<usize>,
 ) -> Result<(QualityScore, Analysis)> {
     let analysis = analyze(category, text)?;
+    let quality = score_analysis(adapter, &analysis, text, inline, negative, max_chars)?;
+    Ok((quality, analysis))
+}
+
+/// Scores a text whose analysis is already at hand.
+fn score_analysis(
+    adapter: &Adapter,
+    analysis: &Analysis,
+    text: &str,
+    inline: &InlineParams,
+    negative: Option<&str>,
+    max_chars: Option<usize>,
+) -> Result<QualityScore> {
     let names: Vec<&str> = inline.params.iter().map(|(n, _)| n.as_str()).collect();
-    let quality = score(&ScoreInput {
-        analysis: &analysis,
+    score(&ScoreInput {
+        analysis,
         adapter,
         text,
         parameters: &names,
         has_negative_prompt: negative.is_some(),
         max_chars,
-    })?;
-    Ok((quality, analysis))
+    })
 }
 
 fn score_rendered(

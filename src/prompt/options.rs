@@ -204,6 +204,21 @@ fn type_name(value: &OptionValue) -> &'static str {
     }
 }
 
+/// A number given as a number or as numeric text: `None` when it is neither (the caller
+/// names the type it wanted), an error when it is a number but not finite.
+fn number_of(value: &OptionValue, field: &str) -> Option<Result<f64>> {
+    match value {
+        OptionValue::Number(n) => Some(finite(*n, field)),
+        OptionValue::Text(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .map(Ok),
+        _ => None,
+    }
+}
+
 fn finite(n: f64, field: &str) -> Result<f64> {
     if n.is_finite() {
         Ok(n)
@@ -246,16 +261,7 @@ fn validate_one(value: &OptionValue, kind: &OptionKind, field: &str) -> Result<O
                 })
         }
         OptionKind::Integer { min, max } => {
-            let n = match value {
-                OptionValue::Number(n) => finite(*n, field)?,
-                OptionValue::Text(s) => s
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|n| n.is_finite())
-                    .ok_or_else(|| wrong_type("a whole number"))?,
-                _ => return Err(wrong_type("a whole number")),
-            };
+            let n = number_of(value, field).ok_or_else(|| wrong_type("a whole number"))??;
             if n.fract() != 0.0 {
                 return Err(Error::invalid(
                     field,
@@ -271,16 +277,7 @@ fn validate_one(value: &OptionValue, kind: &OptionKind, field: &str) -> Result<O
             Ok(OptionSetting::Integer(n as i64))
         }
         OptionKind::Number { min, max } => {
-            let n = match value {
-                OptionValue::Number(n) => finite(*n, field)?,
-                OptionValue::Text(s) => s
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|n| n.is_finite())
-                    .ok_or_else(|| wrong_type("a number"))?,
-                _ => return Err(wrong_type("a number")),
-            };
+            let n = number_of(value, field).ok_or_else(|| wrong_type("a number"))??;
             if n < min || n > max {
                 return Err(Error::invalid(
                     field,

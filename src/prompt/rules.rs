@@ -151,6 +151,11 @@ impl CategoryRules {
         self.facets.iter().find(|f| f.facet == facet)
     }
 
+    /// Looks a term up by its text as the rule file spells it.
+    pub fn term(&self, text: &str) -> Option<&TermRule> {
+        self.terms.iter().find(|t| t.text == text)
+    }
+
     /// Looks an edit up by id.
     pub fn edit(&self, id: &str) -> Option<&EditRule> {
         self.edit_index.get(id).map(|&i| &self.edits[i])
