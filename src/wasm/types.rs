@@ -120,6 +120,8 @@ export interface FacetScore {
   facet: FacetId;
   label: string;
   present: boolean;
+  /** Whether the facet applies to this prompt (no lens for a watercolor); one that does not is worth no points. */
+  applicable: boolean;
   points: number;
   maxPoints: number;
   /** The words that show the facet. */
