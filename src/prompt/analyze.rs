@@ -94,7 +94,7 @@ pub struct Conflict {
     pub first: String,
     /// The second term.
     pub second: String,
-    /// The axis they disagree on (`realism`, `brightness`, ...).
+    /// The axis they disagree on (`medium`, `brightness`, ...).
     pub axis: &'static str,
 }
 
@@ -493,7 +493,7 @@ mod tests {
     fn detects_contradicting_modifiers() {
         let a = analyze(Category::Image, "photorealistic anime girl").unwrap();
         assert_eq!(a.conflicts.len(), 1, "{:?}", a.conflicts);
-        assert_eq!(a.conflicts[0].axis, "realism");
+        assert_eq!(a.conflicts[0].axis, "medium");
     }
 
     #[test]
