@@ -69,6 +69,7 @@ impl Category {
                 CameraMovement,
                 ShotType,
                 Lighting,
+                Environment,
                 Style,
                 Pacing,
             ],
