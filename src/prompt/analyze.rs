@@ -215,6 +215,16 @@ fn analyze_with(
         }
     }
 
+    // A stated count ("in 50 words", "3문장으로") is a constraint no term list can hold.
+    let count = stated_count(&tokens);
+    if let (Some(evidence), Some(p)) = (
+        count.as_ref().filter(|_| table.category == Category::Text),
+        facets.iter_mut().find(|p| p.facet == Facet::Constraints),
+    ) {
+        p.present = true;
+        p.evidence.push(evidence.clone());
+    }
+
     // A subject is often a word no rule knows ("a capybara"): any content word that is not a
     // rule term, a number or generic praise names the subject.
     if let Some(subject) = facets.iter_mut().find(|p| p.facet == Facet::Subject) {
@@ -305,6 +315,22 @@ fn read_intent(
         }
     }
     stated.push(size_of(text, tokens));
+    if let Some(count) = stated_count(tokens).filter(|_| table.category == Category::Text) {
+        stated.push(Tag {
+            axis: "limit",
+            value: "count",
+        });
+        // "In three sentences" asks for sentences, not a list or sections.
+        if ["sentence", "line", "문장", "줄"]
+            .iter()
+            .any(|u| count.contains(u))
+        {
+            stated.push(Tag {
+                axis: "shape",
+                value: "sentence",
+            });
+        }
+    }
     let trimmed = text.trim_end();
     if trimmed.ends_with('?') || trimmed.ends_with('？') {
         stated.push(Tag {
@@ -370,6 +396,53 @@ fn read_intent(
 }
 
 const SUBJECT: &str = "subject";
+
+/// Units a request may count its answer in.
+const COUNT_UNITS: [&str; 13] = [
+    "word",
+    "words",
+    "sentence",
+    "sentences",
+    "line",
+    "lines",
+    "character",
+    "characters",
+    "단어",
+    "문장",
+    "줄",
+    "자",
+    "글자",
+];
+
+/// Numbers written as words, which a count may use ("in two sentences", "세 문장").
+const NUMBER_WORDS: [&str; 19] = [
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twenty",
+    "fifty", "hundred", "한", "두", "세", "네", "다섯", "열",
+];
+
+/// A number followed by a unit of length ("50 words", "3 문장"; Korean may attach the unit
+/// and a particle: "3문장으로"), as written.
+fn stated_count(tokens: &[Token]) -> Option<String> {
+    tokens.iter().enumerate().find_map(|(i, t)| {
+        let mut digits: String = t.norm.chars().take_while(char::is_ascii_digit).collect();
+        if digits.is_empty() && NUMBER_WORDS.contains(&t.norm.as_str()) {
+            digits = t.norm.clone();
+        }
+        if digits.is_empty() {
+            return None;
+        }
+        let rest = &t.norm[digits.len()..];
+        let unit = if rest.is_empty() {
+            tokens.get(i + 1).map(|n| n.norm.as_str())?
+        } else {
+            rest
+        };
+        COUNT_UNITS
+            .iter()
+            .any(|u| unit == *u || (!unit.is_ascii() && unit.starts_with(u)))
+            .then(|| format!("{digits} {unit}"))
+    })
+}
 const TASK: &str = "task";
 
 /// Whether a Hangul word carries a possessive or locative particle after `stem`
