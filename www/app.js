@@ -504,6 +504,13 @@ function renderBreakdown(result) {
   $("breakdown-block").hidden = !result.breakdown;
   list.replaceChildren();
   for (const facet of result.breakdown ?? []) {
+    if (facet.applicable === false) {
+      // A facet the prompt's intent rules out (a lens for a watercolor) is worth nothing either way.
+      const na = h("li", { class: "na" }, h("span", {}, h("span", { class: "facet-name", text: facet.label }), h("span", { class: "facet-state", text: " does not apply" })));
+      na.title = "Not scored: it does not fit what the prompt asks for.";
+      list.append(na);
+      continue;
+    }
     const was = before.get(facet.facet);
     const gain = was ? facet.points - was.points : 0;
     const name = h("span", { class: "facet-name", text: facet.label });
