@@ -590,6 +590,27 @@ mod tests {
         assert!(!a.contains_words(&[]));
     }
 
+    /// Every edit shows its own facet, so the rewrite is scored for what it adds (the
+    /// convention of the rule files; the subject facet enriches and needs no term).
+    #[test]
+    fn every_edit_shows_its_facet() {
+        let rules = rules().unwrap();
+        let mut missing = Vec::new();
+        for category in Category::ALL {
+            let table = rules.category(category);
+            for edit in &table.edits {
+                if edit.facet == Facet::Subject {
+                    continue;
+                }
+                let a = analyze(category, edit.text).unwrap();
+                if !a.has(edit.facet) {
+                    missing.push(format!("{} “{}”", edit.id, edit.text));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
+
     #[test]
     fn any_text_analyzes_without_panic() {
         for text in [
