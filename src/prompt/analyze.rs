@@ -249,7 +249,7 @@ fn analyze_with(
 
     let intent = match given {
         Some(intent) => intent.clone(),
-        None => read_intent(table, text, &tokens, &matches),
+        None => read_intent(rules, table, text, &tokens, &matches),
     };
     for (presence, &open) in facets.iter_mut().zip(&intent.open) {
         presence.applicable = presence.present || open;
@@ -272,6 +272,7 @@ fn analyze_with(
 
 /// Reads the intent of a prompt from the terms found (see [`Intent`]).
 fn read_intent(
+    rules: &Rules,
     table: &CategoryRules,
     text: &str,
     tokens: &[Token],
@@ -286,7 +287,11 @@ fn read_intent(
         let term = &table.terms[m.term as usize];
         // In Korean the head noun comes last: in "들판의 여우" (a fox of the meadow) the
         // meadow is a modifier, marked by the particle after it.
-        let modifier = korean_modifier(&tokens[m.first + m.len - 1], term.words.last());
+        let qualified_next = tokens
+            .get(m.first + m.len)
+            .is_some_and(|next| rules.qualifiers.contains(&next.norm));
+        let modifier =
+            qualified_next || korean_modifier(&tokens[m.first + m.len - 1], term.words.last());
         let names_subject = !modifier && term.tags.iter().any(|t| t.axis == SUBJECT);
         // A term that an earlier one overlaps is qualified by it: in "colored pencil
         // drawing", "pencil drawing" says nothing the earlier term already decides and
@@ -338,16 +343,35 @@ fn read_intent(
             value: "question",
         });
     }
-    // A single-valued axis keeps the first value named: "summarize this poem" is a summary.
-    let mut seen_axes: Vec<&str> = Vec::new();
-    stated.retain(|t| {
-        if t.is_multi_valued() || t.axis != TASK {
-            return true;
+    // The task and the medium keep one value: the first named ("summarize this poem" is a
+    // summary, "a photo of a watercolor" a photo), the last in Korean, where the head and the
+    // verb come last ("유화를 찍은 사진" is a photo, "편지에서 … 추출해줘" an extraction).
+    let head_last = tokens.iter().filter(|t| t.is_hangul()).count() * 2 > tokens.len();
+    for axis in [TASK, MEDIUM] {
+        let values: Vec<usize> = (0..stated.len())
+            .filter(|&i| stated[i].axis == axis)
+            .collect();
+        if values.len() > 1 {
+            let keep = if head_last {
+                values[values.len() - 1]
+            } else {
+                values[0]
+            };
+            let kept = stated[keep];
+            stated.retain(|t| t.axis != axis || *t == kept);
+            if axis == MEDIUM {
+                // The techniques of the medium that lost go with it.
+                let techniques: Vec<Tag> = matches
+                    .iter()
+                    .map(|m| &table.terms[m.term as usize])
+                    .filter(|term| term.tags.contains(&kept))
+                    .flat_map(|term| term.tags.iter().copied())
+                    .filter(|t| t.axis == TECHNIQUE)
+                    .collect();
+                stated.retain(|t| t.axis != TECHNIQUE || techniques.contains(t));
+            }
         }
-        let first = !seen_axes.contains(&t.axis);
-        seen_axes.push(t.axis);
-        first
-    });
+    }
     for d in &table.derivations {
         let current = stated.iter().position(|t| t.axis == d.tag.axis);
         // A derivation fills a free axis, or refines the value it builds on (task:code
@@ -444,6 +468,8 @@ fn stated_count(tokens: &[Token]) -> Option<String> {
     })
 }
 const TASK: &str = "task";
+const MEDIUM: &str = "medium";
+const TECHNIQUE: &str = "technique";
 
 /// Whether a Hangul word carries a possessive or locative particle after `stem`
 /// ("들판의", "숲속에"), which makes the noun a modifier of what follows.

@@ -164,6 +164,8 @@ pub struct Rules {
     pub stopwords: HashSet<String>,
     /// Generic praise that does not name a subject ("beautiful", "amazing", ...).
     pub filler: HashSet<String>,
+    /// Words after a noun that make it a modifier of something else ("cat-shaped").
+    pub qualifiers: HashSet<String>,
 }
 
 impl Rules {
@@ -284,6 +286,7 @@ fn normalized_words(text: &str) -> Vec<String> {
 fn parse_all() -> std::result::Result<Rules, String> {
     let mut stopwords = HashSet::new();
     let mut filler = HashSet::new();
+    let mut qualifiers = HashSet::new();
     for (n, raw) in COMMON_RULES.lines().enumerate() {
         let line = strip_comment(raw);
         if line.is_empty() {
@@ -295,6 +298,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
         let target = match head.trim() {
             "stopwords" => &mut stopwords,
             "filler" => &mut filler,
+            "qualifiers" => &mut qualifiers,
             other => return Err(format!("common.rules:{}: unknown list {other:?}", n + 1)),
         };
         for word in content.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -315,6 +319,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
         categories,
         stopwords,
         filler,
+        qualifiers,
     })
 }
 
