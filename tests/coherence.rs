@@ -186,7 +186,9 @@ fn no_rewrite_contradicts_what_the_prompt_states() {
                         phrase.text,
                         added(out)
                     ));
-                    tally.cases.insert(format!("{:?} “{}”", case.prompt, phrase.text));
+                    tally
+                        .cases
+                        .insert(format!("{:?} “{}”", case.prompt, phrase.text));
                 }
             }
             if tally.contradictions.len() > before {
@@ -343,7 +345,7 @@ fn the_score_separates_curated_from_naive_video_prompts() {
             .collect()
     };
     let value = auc(&scores(&curated), &scores(&naive));
-    println!("video score AUC, Sora showcase vs VBench short prompts: {value:.3}");
+    println!("video score AUC, Sora showcase vs VBench short prompts: {value:.4}");
     // The aim is above 0.9; 0.897 is where the environment facet brought it (from 0.890).
-    assert!(value >= 0.895, "AUC {value:.3}");
+    assert!(value >= 0.895, "AUC {value:.4}");
 }

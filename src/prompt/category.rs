@@ -70,6 +70,7 @@ impl Category {
                 ShotType,
                 Lighting,
                 Environment,
+                Mood,
                 Style,
                 Pacing,
             ],
