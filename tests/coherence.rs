@@ -26,7 +26,11 @@ fn data(name: &str) -> String {
 }
 
 fn cases() -> Vec<Case> {
-    data("cases.tsv")
+    cases_in("cases.tsv")
+}
+
+fn cases_in(file: &str) -> Vec<Case> {
+    data(file)
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|line| {
@@ -157,18 +161,14 @@ struct Tally {
     cases: std::collections::BTreeSet<String>,
 }
 
-#[test]
-fn no_rewrite_contradicts_what_the_prompt_states() {
-    let cases = cases();
+/// Runs every case through every adapter of its category, with the rules and with a fresh
+/// user's exploring policy over several seeds.
+fn measure(cases: &[Case]) -> (Tally, Tally) {
     let lexicon = lexicon();
-    assert!(cases.len() >= 300, "{} cases", cases.len());
-    for category in Category::ALL {
-        assert!(cases.iter().any(|c| c.category == category));
-    }
     let policy = Policy::new(None);
     let mut greedy = Tally::default();
     let mut exploring = Tally::default();
-    for case in &cases {
+    for case in cases {
         let banned = forbidden(&lexicon, &case.labels);
         let check = |out: &Optimization, model: &str, how: &str, tally: &mut Tally| {
             tally.runs += 1;
@@ -186,9 +186,7 @@ fn no_rewrite_contradicts_what_the_prompt_states() {
                         phrase.text,
                         added(out)
                     ));
-                    tally
-                        .cases
-                        .insert(format!("{:?} “{}”", case.prompt, phrase.text));
+                    tally.cases.insert(format!("{:?} “{}”", case.prompt, phrase.text));
                 }
             }
             if tally.contradictions.len() > before {
@@ -210,30 +208,49 @@ fn no_rewrite_contradicts_what_the_prompt_states() {
             }
         }
     }
-    println!(
-        "coherence: {} cases; rules: {} runs, {} contradicting ({:.2} %); fresh user: {} runs, {} contradicting ({:.2} %)",
-        cases.len(),
-        greedy.runs,
-        greedy.bad_runs,
-        100.0 * greedy.bad_runs as f64 / greedy.runs.max(1) as f64,
-        exploring.runs,
-        exploring.bad_runs,
-        100.0 * exploring.bad_runs as f64 / exploring.runs.max(1) as f64,
-    );
+    (greedy, exploring)
+}
+
+fn rate(t: &Tally) -> f64 {
+    100.0 * t.bad_runs as f64 / t.runs.max(1) as f64
+}
+
+fn report(name: &str, cases: &[Case], greedy: &Tally, exploring: &Tally) -> String {
     let mut pairs: Vec<&String> = greedy.cases.iter().chain(&exploring.cases).collect();
     pairs.sort();
     pairs.dedup();
-    assert!(
-        greedy.contradictions.is_empty() && exploring.contradictions.is_empty(),
-        "{} contradictions in {} prompt/phrase pairs:\n{}\nfirst: {}",
-        greedy.contradictions.len() + exploring.contradictions.len(),
+    format!(
+        "{name}: {} cases; rules: {} runs, {} contradicting ({:.2} %); fresh user: {} runs, {} contradicting ({:.2} %); {} prompt/phrase pairs:\n{}",
+        cases.len(),
+        greedy.runs,
+        greedy.bad_runs,
+        rate(greedy),
+        exploring.runs,
+        exploring.bad_runs,
+        rate(exploring),
         pairs.len(),
         pairs
             .iter()
-            .take(80)
+            .take(400)
             .map(|s| s.as_str())
             .collect::<Vec<_>>()
-            .join("\n"),
+            .join("\n")
+    )
+}
+
+#[test]
+fn no_rewrite_contradicts_what_the_prompt_states() {
+    let cases = cases();
+    assert!(cases.len() >= 300, "{} cases", cases.len());
+    for category in Category::ALL {
+        assert!(cases.iter().any(|c| c.category == category));
+    }
+    let (greedy, exploring) = measure(&cases);
+    let text = report("coherence", &cases, &greedy, &exploring);
+    println!("{}", text.lines().next().unwrap_or_default());
+    assert!(
+        greedy.contradictions.is_empty() && exploring.contradictions.is_empty(),
+        "{text}\nfirst: {}",
         greedy
             .contradictions
             .iter()
@@ -241,6 +258,18 @@ fn no_rewrite_contradicts_what_the_prompt_states() {
             .next()
             .map_or("", |s| s.as_str())
     );
+}
+
+/// A second set, written apart from the first by someone who saw neither it nor the rules:
+/// how the rules do on prompts nobody tuned them on, against the floors.
+#[test]
+fn held_out_prompts_stay_within_the_floors() {
+    let cases = cases_in("holdout.tsv");
+    assert!(cases.len() >= 300, "{} cases", cases.len());
+    let (greedy, exploring) = measure(&cases);
+    let text = report("held out", &cases, &greedy, &exploring);
+    println!("{text}");
+    assert!(rate(&greedy) <= 1.0 && rate(&exploring) <= 2.0, "{text}");
 }
 
 /// Craft groups an image or video rewrite adds (lighting, camera, style, colour, mood,
