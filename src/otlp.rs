@@ -9,9 +9,16 @@
 //! Lightning 0.3 writes and reads them.
 //!
 //! Sequence numbers are the ones stored with each record (old records get theirs from their
-//! time). Times are integer nanoseconds. Within a task the spans are laid out in sequence
-//! order so that none starts before the previous one ended: Agent Lightning rebuilds a tree
-//! from times and would otherwise nest spans that merely share a millisecond.
+//! time), so the last reward by sequence is the last one given. Times are integer
+//! nanoseconds, laid out per task in sequence order so that no span starts before the
+//! previous one ended: Agent Lightning rebuilds a tree from times and would otherwise nest
+//! spans that merely share a millisecond. An optimization keeps its own times (moved later
+//! only to avoid an overlap); its rewards are instants in the millisecond after it, the
+//! latest rating earliest, because Agent Lightning's triplet adapter credits each call with
+//! the first reward that follows it — so each optimization's triplet carries its latest
+//! rating even when it was given after later optimizations of the task. When a reward was
+//! given is its `lightprompt.created_at_unix_nano`. The layout of a record depends only on
+//! the records before it, so a later export lays out the records already sent the same way.
 
 use crate::span::{micros, Reward, Span};
 use serde_json::{json, Value};
@@ -24,6 +31,9 @@ const STATUS_OK: u64 = 1;
 /// The smallest step between two spans of a task. Agent Lightning keeps times as float
 /// seconds (about 0.24 µs resolution today), so a nanosecond apart would read as equal.
 const STEP_NS: u64 = 1_000;
+/// Room after each optimization for the instants of its rewards: up to 999 ratings of one
+/// span get distinct times; the next optimization of the task starts after it.
+const REWARD_WINDOW_NS: u64 = 1_000_000;
 /// The name Agent Lightning 0.3 gives reward spans (its `emit_reward`).
 pub const REWARD_SPAN_NAME: &str = "agentlightning.annotation";
 /// The prefix of optimization span names (`TracerTraceToTriplet(llm_call_match=...)`).
@@ -275,8 +285,10 @@ pub fn tasks(spans: &[Span], rewards: &[Reward]) -> Vec<TaskTrace> {
                 .unwrap_or(("", ""));
             let mut out = Vec::with_capacity(records.len());
             let mut last_sequence = 0u64;
-            // The earliest a span may start: after the previous one ended.
+            // The earliest a span may start: after the previous one and its rewards' window.
             let mut cursor = 0u64;
+            // Per optimization: its end and how many of its rewards are placed.
+            let mut rated: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
             for record in &records {
                 // Old records numbered by time may tie; keep them strictly increasing.
                 let sequence = record.sort_key().0.max(last_sequence.saturating_add(1));
@@ -287,7 +299,8 @@ pub fn tasks(spans: &[Span], rewards: &[Reward]) -> Vec<TaskTrace> {
                         let honest_start = nanos(x.created_at - x.duration_ms.max(0.0));
                         let start = honest_start.max(cursor);
                         let end = honest_end.max(start.saturating_add(STEP_NS));
-                        cursor = end.saturating_add(STEP_NS);
+                        cursor = end.saturating_add(REWARD_WINDOW_NS);
+                        rated.insert(x.span_id.as_str(), (end, 0));
                         out.push(TraceSpan {
                             span_id: x.span_id.clone(),
                             parent_span_id: None,
@@ -300,10 +313,21 @@ pub fn tasks(spans: &[Span], rewards: &[Reward]) -> Vec<TaskTrace> {
                         });
                     }
                     Record::Reward(r) => {
-                        // A reward is an instant: when it was given, or just after the span
-                        // before it when that one had to move later.
-                        let at = nanos(record.created_at()).max(cursor);
-                        cursor = at.saturating_add(STEP_NS);
+                        let at = match rated.get_mut(r.span_id.as_str()) {
+                            // In the window after the span it rates, later ratings earlier:
+                            // Agent Lightning credits a call with the first reward after it.
+                            Some((end, placed)) => {
+                                *placed += 1;
+                                let back = (*placed * STEP_NS).min(REWARD_WINDOW_NS - STEP_NS);
+                                end.saturating_add(REWARD_WINDOW_NS - back)
+                            }
+                            // Its span is not exported (cannot happen with validated data).
+                            None => {
+                                let at = nanos(record.created_at()).max(cursor);
+                                cursor = at.saturating_add(STEP_NS);
+                                at
+                            }
+                        };
                         out.push(TraceSpan {
                             span_id: r.reward_id.clone(),
                             parent_span_id: Some(r.span_id.clone()),
@@ -624,9 +648,9 @@ mod tests {
             ["00000000000000a1", "00000000000000ff", "0000000000000001"]
         );
         assert_eq!(t[0].spans[2].sequence, 1_005_001);
-        // Both instants are distinct and after the span.
-        assert!(t[0].spans[1].start_ns > t[0].spans[0].end_ns);
-        assert!(t[0].spans[2].start_ns > t[0].spans[1].end_ns);
+        // Both instants are distinct and after the span, the later rating first.
+        assert!(t[0].spans[2].start_ns > t[0].spans[0].end_ns);
+        assert!(t[0].spans[1].start_ns > t[0].spans[2].end_ns);
     }
 
     #[test]
