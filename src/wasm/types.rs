@@ -302,6 +302,8 @@ export interface Span {
   policyVersion: number;
   createdAt: number;
   durationMs: number;
+  /** Order of recording (increasing; absent in data recorded before lightprompt had it). */
+  sequence?: number;
   options: Record<string, OptionValue>;
   metadata: Record<string, unknown>;
 }
@@ -322,6 +324,8 @@ export interface Reward {
   feedbackText?: string;
   metadata: Record<string, unknown>;
   createdAt: number;
+  /** Order of recording, shared with spans (increasing within a task). */
+  sequence?: number;
 }
 
 export interface QueryRequest {
