@@ -127,7 +127,11 @@ impl Client {
 
     fn check_abort(&self) -> R<()> {
         if self.aborted() {
-            Err(Error::new(ErrorCode::Aborted, "the send to Agent Lightning was aborted").into())
+            Err(Error::new(
+                ErrorCode::Aborted,
+                "the send to Agent Lightning was aborted",
+            )
+            .into())
         } else {
             Ok(())
         }
@@ -154,11 +158,7 @@ impl Client {
         match body {
             Body::None => {}
             Body::Json(v) => {
-                let _ = Reflect::set(
-                    &headers,
-                    &"content-type".into(),
-                    &"application/json".into(),
-                );
+                let _ = Reflect::set(&headers, &"content-type".into(), &"application/json".into());
                 let _ = Reflect::set(&init, &"body".into(), &JsValue::from_str(&v.to_string()));
             }
             Body::Protobuf(bytes) => {
@@ -177,8 +177,11 @@ impl Client {
         }
         let unreachable = |e: JsValue| -> Fail {
             if self.aborted() {
-                return Error::new(ErrorCode::Aborted, "the send to Agent Lightning was aborted")
-                    .into();
+                return Error::new(
+                    ErrorCode::Aborted,
+                    "the send to Agent Lightning was aborted",
+                )
+                .into();
             }
             Error::new(
                 ErrorCode::Unreachable,

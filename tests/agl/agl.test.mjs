@@ -9,109 +9,31 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import http from "node:http";
-import net from "node:net";
 import path from "node:path";
+import { env, freePort, python, readBack as readBackFrom, remember as rememberRecords, root, startStore, work } from "./helpers.mjs";
 
-const root = path.resolve(import.meta.dirname, "../..");
-const work = path.join(root, "build", "agl-test");
-const python = path.join(root, "build", "agl", "bin", "python");
-const aglBin = path.join(root, "build", "agl", "bin", "agl");
 const cli = path.join(root, "pkg", "bin", "lightprompt.mjs");
-const env = { ...process.env, LITELLM_LOCAL_MODEL_COST_MAP: "True" };
 const lp = createRequire(import.meta.url)(path.join(root, "pkg", "node", "lightprompt.cjs"));
 
 let store = null;
 let storeUrl = "";
-const expected = new Map(); // taskId -> task record, over every instance sent
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function stopStore() {
-  // By its pid, once: `after` and the exit hook both call this.
-  if (store && store.exitCode === null && !store.killed) {
-    try {
-      process.kill(store.pid, "SIGTERM");
-    } catch {
-      // already gone
-    }
-    store.killed = true;
-  }
-}
-process.on("exit", stopStore);
+const expected = new Map(); // taskId -> what check.py expects, over every instance sent
 
 before(async () => {
-  mkdirSync(work, { recursive: true });
-  const port = await freePort();
-  storeUrl = `http://127.0.0.1:${port}`;
-  store = spawn(aglBin, ["store", "--host", "127.0.0.1", "--port", String(port)], { env, stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  store.stderr.on("data", (d) => (log = (log + d).slice(-4000)));
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (store.exitCode !== null) throw new Error(`agl store exited: ${log}`);
-    try {
-      const r = await fetch(`${storeUrl}/v1/agl/health`);
-      if (r.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`agl store did not start: ${log}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  store = await startStore();
+  storeUrl = store.url;
 });
+after(() => store?.stop());
 
-after(stopStore);
-
-/** Records what lightprompt holds, per task, as check.py expects it. */
 async function remember(t) {
-  const spans = await t.spans({ limit: 10000 });
-  const rewards = await t.rewards({ limit: 10000 });
-  const bySeq = (a, b) => a.sequence - b.sequence;
-  for (const s of spans) assert.ok(Number.isSafeInteger(s.sequence), "spans carry a sequence");
-  const tasks = new Map();
-  for (const s of spans.sort(bySeq)) {
-    if (!tasks.has(s.taskId)) tasks.set(s.taskId, { taskId: s.taskId, category: s.category, spans: [], rewards: [] });
-    tasks.get(s.taskId).spans.push(s);
-  }
-  for (const r of rewards.sort(bySeq)) tasks.get(r.taskId).rewards.push(r);
-  for (const task of tasks.values()) {
-    const latest = new Map(task.rewards.map((r) => [r.spanId, r.value]));
-    expected.set(task.taskId, {
-      taskId: task.taskId,
-      category: task.category,
-      spanIds: task.spans.map((s) => s.spanId),
-      optimizations: task.spans.map((s) => ({
-        spanId: s.spanId,
-        original: s.originalPrompt,
-        optimized: s.optimizedPrompt,
-        latestReward: latest.get(s.spanId) ?? null,
-      })),
-      rewards: task.rewards.map((r) => ({ rewardId: r.rewardId, spanId: r.spanId, value: r.value })),
-      finalReward: task.rewards.length ? task.rewards[task.rewards.length - 1].value : null,
-    });
-  }
+  rememberRecords(expected, await t.spans({ limit: 10000 }), await t.rewards({ limit: 10000 }));
 }
 
-/** Reads the store back with Agent Lightning's helpers; returns the counts it read. */
-function readBack() {
-  const file = path.join(work, "expected.json");
-  writeFileSync(file, JSON.stringify({ tasks: [...expected.values()] }));
-  const out = execFileSync(python, [path.join(import.meta.dirname, "check.py"), storeUrl, file], { env, encoding: "utf8" });
-  return JSON.parse(out.trim().split("\n").pop());
-}
+const readBack = () => readBackFrom(storeUrl, expected);
 
 test("one browser: send, send again, add, interrupt, resend — Agent Lightning reads it all once", async () => {
   const t = await lp.LightPrompt.open({ seed: 13, autoTrainEvery: 0 });
