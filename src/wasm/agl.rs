@@ -259,7 +259,7 @@ impl Client {
             )
             .into()),
             Err(Fail(e, Some((404, _)))) if e.code == ErrorCode::Refused => {
-                let old = matches!(self.request("GET", "/health", Body::None).await, Ok(_));
+                let old = self.request("GET", "/health", Body::None).await.is_ok();
                 Err(Error::new(
                     ErrorCode::UnsupportedVersion,
                     if old {
