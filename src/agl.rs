@@ -5,7 +5,8 @@
 //! One rollout per lightprompt task, created through the store's API (the store issues
 //! rollout and attempt ids), with one attempt: Agent Lightning's attempts are retries, so
 //! every optimization of a task goes into that one attempt. The rollout's `metadata`
-//! remembers the task (`lightprompt.taskId`) and what was sent (`lightprompt.sent`), so a
+//! remembers the task (`lightprompt.taskId`), its attempt (`lightprompt.attemptId`) and what
+//! was sent (`lightprompt.sent`), so a
 //! later send finds the rollout again and skips tasks with nothing new. A task whose record
 //! differs is compared span by span with what the store holds, which makes a send that
 //! stopped part-way safe to repeat: nothing is sent twice.
@@ -90,12 +91,15 @@ pub fn read_rollouts(page: &Value, found: &mut BTreeMap<String, Remote>) -> Resu
         let sent = item
             .pointer(&format!("/metadata/{META_KEY}/sent"))
             .and_then(|v| serde_json::from_value::<Sent>(v.clone()).ok());
+        // The attempt lightprompt recorded, else (a first send cut short) the latest one.
+        let attempt_id = item
+            .pointer(&format!("/metadata/{META_KEY}/attemptId"))
+            .or_else(|| item.pointer("/attempt/attempt_id"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
         found.entry(task_id.to_string()).or_insert_with(|| Remote {
             rollout_id: rollout_id.to_string(),
-            attempt_id: item
-                .pointer("/attempt/attempt_id")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            attempt_id,
             status: item
                 .get("status")
                 .and_then(Value::as_str)
@@ -188,15 +192,16 @@ pub fn count(spans: &[&TraceSpan]) -> (u64, u64) {
     (spans.len() as u64 - rewards, rewards)
 }
 
-/// The rollout's metadata after a send: what was there, with lightprompt's entry updated.
-pub fn finished_metadata(task: &TaskTrace, previous: &Value) -> Value {
+/// The rollout's metadata after a send: what was there, with lightprompt's entry (task,
+/// attempt, what was sent) updated.
+pub fn finished_metadata(task: &TaskTrace, attempt_id: &str, previous: &Value) -> Value {
     let mut metadata = match previous {
         Value::Object(m) => m.clone(),
         _ => serde_json::Map::new(),
     };
     metadata.insert(
         META_KEY.to_string(),
-        json!({ "taskId": task.task_id, "sent": sent_of(task) }),
+        json!({ "taskId": task.task_id, "attemptId": attempt_id, "sent": sent_of(task) }),
     );
     Value::Object(metadata)
 }
@@ -306,17 +311,22 @@ mod tests {
             { "rollout_id": "ro-1", "status": "running",
               "metadata": { "lightprompt": { "taskId": t.task_id }, "team": "x" },
               "attempt": { "attempt_id": "at-1" } },
+            { "rollout_id": "ro-3", "status": "running",
+              "metadata": { "lightprompt": { "taskId": "t3", "attemptId": "at-mine" } },
+              "attempt": { "attempt_id": "at-retry" } },
             { "rollout_id": "ro-2", "status": "running",
               "metadata": { "lightprompt": { "taskId": t.task_id } } },
         ]});
         let mut found = BTreeMap::new();
-        assert_eq!(read_rollouts(&page, &mut found).unwrap(), 3);
+        assert_eq!(read_rollouts(&page, &mut found).unwrap(), 4);
+        assert_eq!(found["t3"].attempt_id.as_deref(), Some("at-mine"));
         let r = &found[&t.task_id];
         assert_eq!(r.rollout_id, "ro-1");
         assert_eq!(r.attempt_id.as_deref(), Some("at-1"));
         assert_eq!(step(&t, None), Step::Create);
         assert_eq!(step(&t, Some(r)), Step::Check);
-        let meta = finished_metadata(&t, &r.metadata);
+        let meta = finished_metadata(&t, "at-1", &r.metadata);
+        assert_eq!(meta["lightprompt"]["attemptId"], "at-1");
         assert_eq!(meta["team"], "x");
         assert_eq!(meta["lightprompt"]["sent"]["items"], 2);
         assert_eq!(meta["lightprompt"]["sent"]["lastSequence"], 9);

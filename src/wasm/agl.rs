@@ -516,7 +516,7 @@ async fn run(engine: Rc<Engine<AnyStore>>, options: JsValue) -> R<JsValue> {
                 &format!("/v1/agl/rollouts/{r}"),
                 Body::Json(json!({
                     "status": "succeeded",
-                    "metadata": agl::finished_metadata(task, &target.metadata),
+                    "metadata": agl::finished_metadata(task, &target.attempt_id, &target.metadata),
                 })),
             )
             .await?;
