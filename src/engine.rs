@@ -590,6 +590,25 @@ impl<S: Store> Engine<S> {
         }
         let mut rewards = self.store.all_rewards().await?;
         sort_rewards(&mut rewards);
+        // Continue after the highest sequence stored (rewards, and the newest span), should
+        // the clock have gone back since.
+        let newest_span = self
+            .store
+            .spans(&Query {
+                limit: 1,
+                ..Query::default()
+            })
+            .await?;
+        let stored_max = rewards
+            .iter()
+            .filter_map(|r| r.sequence)
+            .chain(newest_span.iter().filter_map(|s| s.sequence))
+            .max()
+            .unwrap_or(0);
+        {
+            let mut st = self.state.borrow_mut();
+            st.last_sequence = st.last_sequence.max(stored_max);
+        }
         let snapshot = self.store.latest_policy().await?;
         let half_life = self.config.half_life_ms();
         // A snapshot is reused when it was trained on a prefix of today's rewards with the

@@ -625,3 +625,23 @@ fn sequence_numbers_are_fixed_at_recording_and_increase_within_a_task() {
     let last = t1[0].spans.iter().max_by_key(|s| s.sequence).unwrap();
     assert_eq!(last.span_id, rewards[2].reward_id);
 }
+
+#[test]
+fn sequence_numbers_continue_after_the_stored_ones_when_the_clock_went_back() {
+    let store = Rc::new(MemoryStore::new());
+    let later: Clock = Rc::new(|| 1_750_000_000_000.0);
+    let e = block_on(Engine::open(store.clone(), config(6), later)).unwrap();
+    let a = block_on(e.optimize(&req("a fox in the snow", "image", "sdxl"))).unwrap();
+    block_on(e.feedback(&rate(&a.span_id, 4.0))).unwrap();
+    drop(e);
+    let earlier: Clock = Rc::new(|| 1_700_000_000_000.0);
+    let e = block_on(Engine::open(store.clone(), config(6), earlier)).unwrap();
+    block_on(e.feedback(&rate(&a.span_id, 2.0))).unwrap();
+    let mut rewards = block_on(store.all_rewards()).unwrap();
+    rewards.sort_by_key(|r| r.sequence.unwrap());
+    assert_eq!(
+        rewards.last().unwrap().rating,
+        Some(2.0),
+        "the later rating numbers last"
+    );
+}
