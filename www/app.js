@@ -1233,6 +1233,7 @@ function wire() {
   $("export-btn").addEventListener("click", exportData);
   $("export-otlp-btn").addEventListener("click", exportOtlp);
   $("agl-form").addEventListener("submit", sendToAgentLightning);
+  $("agl-origin").textContent = location.origin;
   $("import-file").addEventListener("change", (event) => importFile(event.currentTarget.files?.[0]));
   $("reset-btn").addEventListener("click", () => $("reset-dialog").showModal());
   $("reset-cancel").addEventListener("click", () => $("reset-dialog").close("cancel"));

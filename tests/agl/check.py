@@ -10,6 +10,7 @@ import json
 import sys
 
 from agentlightning import TracerTraceToTriplet, find_final_reward, find_reward_spans
+from agentlightning.adapter.messages import TraceToMessages
 from agentlightning.store.client_server import LightningStoreClient
 
 
@@ -83,6 +84,12 @@ async def main(url, expected_path):
                     fail(f"task {tid}: triplet of {opt['spanId']} has reward {t.reward}, lightprompt's latest is {opt['latestReward']}")
                 if t.reward is not None:
                     counts["rewarded_triplets"] += 1
+            # The chat-format adapter (fine-tuning data): one user → assistant pair each.
+            conversations = TraceToMessages().adapt(spans)
+            pairs = [[(m["role"], m["content"]) for m in c["messages"]] for c in conversations]
+            want_pairs = [[("user", o["original"]), ("assistant", o["optimized"])] for o in task["optimizations"]]
+            if pairs != want_pairs:
+                fail(f"task {tid}: TraceToMessages gave {pairs}")
             counts["spans"] += len(optimizations)
             counts["rewards"] += len(reward_spans)
             counts["triplets"] += len(triplets)

@@ -9,7 +9,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { freePort, readBack, remember, root, startStore, work } from "./helpers.mjs";
@@ -89,6 +89,8 @@ test("Your data → Send to Agent Lightning: sent once, read back by Agent Light
   assert.equal(await page.locator("#agl-progress").getAttribute("data-phase"), "done");
   assert.equal(await page.locator("#agl-progress").evaluate((p) => p.value), 1);
   assert.match(await send(), /: 0 new rollouts, 0 optimizations, 0 rewards \(3 of 3 tasks/);
+  mkdirSync(path.join(root, "build", "screenshots"), { recursive: true });
+  await page.locator("#data-section").screenshot({ path: path.join(root, "build", "screenshots", "agl-send.png") });
 
   // What the page holds, from its own export, against what Agent Lightning reads.
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export", exact: true }).click()]);
