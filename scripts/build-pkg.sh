@@ -48,7 +48,8 @@ cat > "$OUT.tmp/package.json" <<JSON
     "./lightprompt_bg.wasm": "./web/lightprompt_bg.wasm",
     "./package.json": "./package.json"
   },
-  "files": ["web/", "node/", "README.md", "LICENSE"],
+  "bin": { "lightprompt": "./bin/lightprompt.mjs" },
+  "files": ["web/", "node/", "bin/", "README.md", "LICENSE"],
   "sideEffects": ["./web/lightprompt.js"],
   "keywords": ["prompt", "prompt-engineering", "wasm", "indexeddb", "reinforcement-learning", "midjourney", "stable-diffusion"]
 }
@@ -56,6 +57,8 @@ JSON
 # The nodejs target is CommonJS; the package is "type": "module", so name it .cjs.
 mv "$OUT.tmp/node/lightprompt.js" "$OUT.tmp/node/lightprompt.cjs"
 cp README.md LICENSE "$OUT.tmp/"
+# The command line (`npx lightprompt send-agl`), which loads the Node build.
+mkdir -p "$OUT.tmp/bin" && cp src/wasm/cli.mjs "$OUT.tmp/bin/lightprompt.mjs" && chmod +x "$OUT.tmp/bin/lightprompt.mjs"
 rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"
 rm -rf www/pkg && mkdir -p www/pkg && cp "$OUT/web/lightprompt.js" "$OUT/web/lightprompt_bg.wasm" www/pkg/
 

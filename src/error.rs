@@ -28,6 +28,14 @@ pub enum ErrorCode {
     Callback,
     /// A bug: an invariant of lightprompt itself did not hold.
     Internal,
+    /// A remote service (an Agent Lightning store) could not be reached.
+    Unreachable,
+    /// A remote service refused a request; the message names the status and its body.
+    Refused,
+    /// A remote service is not a version lightprompt can talk to.
+    UnsupportedVersion,
+    /// The caller aborted the operation (an `AbortSignal`).
+    Aborted,
 }
 
 impl ErrorCode {
@@ -45,6 +53,10 @@ impl ErrorCode {
             ErrorCode::Closed => "Closed",
             ErrorCode::Callback => "Callback",
             ErrorCode::Internal => "Internal",
+            ErrorCode::Unreachable => "Unreachable",
+            ErrorCode::Refused => "Refused",
+            ErrorCode::UnsupportedVersion => "UnsupportedVersion",
+            ErrorCode::Aborted => "Aborted",
         }
     }
 }

@@ -53,7 +53,8 @@ pub fn catalog() -> Catalog {
 const TYPES: &'static str = r#"
 /** Stable error codes: every rejected promise is a `LightPromptError`. */
 export type ErrorCode = "InvalidInput" | "NotFound" | "Duplicate" | "QuotaExceeded" | "Blocked"
-  | "VersionError" | "Unavailable" | "Storage" | "Closed" | "Callback" | "Internal";
+  | "VersionError" | "Unavailable" | "Storage" | "Closed" | "Callback" | "Internal"
+  | "Unreachable" | "Refused" | "UnsupportedVersion" | "Aborted";
 
 /** The `Error` every failure rejects with. */
 export interface LightPromptError extends Error {
@@ -303,6 +304,8 @@ export interface Span {
   policyVersion: number;
   createdAt: number;
   durationMs: number;
+  /** Order of recording (increasing; absent in data recorded before lightprompt had it). */
+  sequence?: number;
   options: Record<string, OptionValue>;
   metadata: Record<string, unknown>;
 }
@@ -323,6 +326,8 @@ export interface Reward {
   feedbackText?: string;
   metadata: Record<string, unknown>;
   createdAt: number;
+  /** Order of recording, shared with spans (increasing within a task). */
+  sequence?: number;
 }
 
 export interface QueryRequest {
@@ -398,6 +403,11 @@ export interface OtlpSpan {
   endTimeUnixNano: string;
   attributes: OtlpAttribute[];
   status: { code: number };
+}
+
+/** Options of `exportOtlp`: JSON (the default) or the protobuf bytes of `/v1/traces`. */
+export interface OtlpExportOptions {
+  encoding?: "json" | "protobuf";
 }
 
 /** OTLP/JSON traces with Agent Lightning's attribute conventions. */
