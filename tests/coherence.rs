@@ -186,7 +186,9 @@ fn measure(cases: &[Case]) -> (Tally, Tally) {
                         phrase.text,
                         added(out)
                     ));
-                    tally.cases.insert(format!("{:?} “{}”", case.prompt, phrase.text));
+                    tally
+                        .cases
+                        .insert(format!("{:?} “{}”", case.prompt, phrase.text));
                 }
             }
             if tally.contradictions.len() > before {

@@ -162,7 +162,12 @@ fn adding_a_missing_facet_never_lowers_the_score() {
         let table = rules.category(*category);
         let (base, _) = score_prompt(prompt, *category, None).unwrap();
         let analysis = analyze(*category, prompt).unwrap();
-        for facet in table.facets.iter().filter(|f| !analysis.has(f.facet)) {
+        // Facets that apply to the prompt: a camera term on a watercolor adds nothing.
+        for facet in table
+            .facets
+            .iter()
+            .filter(|f| !analysis.has(f.facet) && analysis.applies(f.facet))
+        {
             let Some(term) = table
                 .terms
                 .iter()

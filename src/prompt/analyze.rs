@@ -18,9 +18,10 @@ pub struct FacetPresence {
     pub present: bool,
     /// The rule terms (or, for a subject found by elimination, the words) that show it.
     pub evidence: Vec<String>,
-    /// Whether the facet applies to this prompt: present, or fitting its intent (a lens
-    /// does not apply to a watercolor, a role line not to a one-line question). Facets that
-    /// do not apply are neither scored, suggested nor filled.
+    /// Whether the facet applies to this prompt: it fits the intent (a lens does not apply
+    /// to a watercolor, whatever it says) and is present or wanted (a role line is not wanted
+    /// on a one-line question). Facets that do not apply are neither scored, suggested nor
+    /// filled.
     pub applicable: bool,
 }
 
@@ -33,8 +34,12 @@ pub struct FacetPresence {
 pub struct Intent {
     /// The intent tags, sorted and unique.
     pub tags: Vec<Tag>,
-    /// Per facet of the category (in [`Category::facets`] order): whether the intent admits
-    /// it (its `fits`, `not` and the profiles), whatever the prompt covers.
+    /// Per facet of the category (in [`Category::facets`] order): whether the facet fits the
+    /// intent at all (its `fits` and `not`): a camera never fits a watercolor, even one that
+    /// mentions a lens.
+    pub fitting: Vec<bool>,
+    /// Per facet: whether the intent wants it filled (it fits, and the profiles keep it): a
+    /// one-line question wants no role, though one it states still counts.
     pub open: Vec<bool>,
     /// Most edits the intent calls for (a short factual question needs one), if limited.
     pub max_edits: Option<usize>,
@@ -52,14 +57,20 @@ impl Intent {
         tags.extend(extra.iter().copied());
         tags.sort();
         tags.dedup();
-        let open = table
+        let fitting: Vec<bool> = table
             .facets
             .iter()
-            .zip(&self.open)
+            .zip(&self.fitting)
             .map(|(rule, &was)| was && facet_fits(rule, &tags))
+            .collect();
+        let open = fitting
+            .iter()
+            .zip(&self.open)
+            .map(|(&f, &o)| f && o)
             .collect();
         Intent {
             tags,
+            fitting,
             open,
             max_edits: self.max_edits,
         }
@@ -225,6 +236,24 @@ fn analyze_with(
         p.evidence.push(evidence.clone());
     }
 
+    // Colours named one by one ("red, yellow and blue") state the palette.
+    let named: Vec<&str> = {
+        let mut v: Vec<&str> = tokens
+            .iter()
+            .filter(|t| rules.colours.contains(&t.norm))
+            .map(|t| t.norm.as_str())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    if named.len() >= 2 {
+        if let Some(p) = facets.iter_mut().find(|p| p.facet == Facet::Color) {
+            p.present = true;
+            p.evidence.push(named.join(", "));
+        }
+    }
+
     // A subject is often a word no rule knows ("a capybara"): any content word that is not a
     // rule term, a number or generic praise names the subject.
     if let Some(subject) = facets.iter_mut().find(|p| p.facet == Facet::Subject) {
@@ -251,8 +280,8 @@ fn analyze_with(
         Some(intent) => intent.clone(),
         None => read_intent(rules, table, text, &tokens, &matches),
     };
-    for (presence, &open) in facets.iter_mut().zip(&intent.open) {
-        presence.applicable = presence.present || open;
+    for ((presence, &open), &fitting) in facets.iter_mut().zip(&intent.open).zip(&intent.fitting) {
+        presence.applicable = if presence.present { fitting } else { open };
     }
     let conflicts = find_conflicts(table, &matches);
     let content_words = tokens.iter().filter(|t| rules.is_content_word(t)).count();
@@ -290,6 +319,22 @@ fn read_intent(
         let qualified_next = tokens
             .get(m.first + m.len)
             .is_some_and(|next| rules.qualifiers.contains(&next.norm));
+        // "a lego astronaut", "a felted hedgehog": a figure of the creature, an object.
+        let figure = !subject_seen
+            && term.tags.iter().any(|t| t.axis == SUBJECT)
+            && m.first > 0
+            && tokens[..m.first]
+                .iter()
+                .rev()
+                .take(2)
+                .any(|t| rules.prequalifiers.contains(&t.norm));
+        if figure {
+            stated.push(Tag {
+                axis: SUBJECT,
+                value: "object",
+            });
+            subject_seen = true;
+        }
         let modifier =
             qualified_next || korean_modifier(&tokens[m.first + m.len - 1], term.words.last());
         let names_subject = !modifier && term.tags.iter().any(|t| t.axis == SUBJECT);
@@ -313,13 +358,25 @@ fn read_intent(
             implied.extend(term.implies.iter().copied());
         }
     }
+    // Two colours named are a palette, whatever a medium implies.
+    let colours: std::collections::BTreeSet<&str> = tokens
+        .iter()
+        .filter(|t| rules.colours.contains(&t.norm))
+        .map(|t| t.norm.as_str())
+        .collect();
+    if colours.len() >= 2 && !stated.iter().any(|t| t.axis == "palette") {
+        stated.push(Tag {
+            axis: "palette",
+            value: "named",
+        });
+    }
     for t in implied {
         let axis_stated = stated.iter().any(|s| s.axis == t.axis);
         if !axis_stated || (t.is_multi_valued() && t.axis != SUBJECT && !stated.contains(&t)) {
             stated.push(t);
         }
     }
-    stated.push(size_of(text, tokens));
+    stated.push(size_of(rules, text, tokens));
     if let Some(count) = stated_count(tokens).filter(|_| table.category == Category::Text) {
         stated.push(Tag {
             axis: "limit",
@@ -402,18 +459,24 @@ fn read_intent(
             max_edits = Some(max_edits.map_or(m, |x: usize| x.min(m)));
         }
     }
+    let fitting: Vec<bool> = table
+        .facets
+        .iter()
+        .map(|rule| facet_fits(rule, &stated))
+        .collect();
     let open = table
         .facets
         .iter()
-        .map(|rule| {
-            facet_fits(rule, &stated)
-                && profile_facets
-                    .as_ref()
-                    .is_none_or(|f| f.contains(&rule.facet))
+        .zip(&fitting)
+        .map(|(rule, &fits)| {
+            fits && profile_facets
+                .as_ref()
+                .is_none_or(|f| f.contains(&rule.facet))
         })
         .collect();
     Intent {
         tags: stated,
+        fitting,
         open,
         max_edits,
     }
@@ -474,7 +537,23 @@ const TECHNIQUE: &str = "technique";
 /// Whether a Hangul word carries a possessive or locative particle after `stem`
 /// ("들판의", "숲속에"), which makes the noun a modifier of what follows.
 fn korean_modifier(token: &Token, stem: Option<&String>) -> bool {
-    const PARTICLES: [&str; 9] = ["의", "에", "속", "위", "옆", "앞", "뒤", "아래", "가운데"];
+    // Particles of place and possession, and suffixes that make a figure ("해태상": a
+    // haetae statue).
+    const PARTICLES: [&str; 13] = [
+        "의",
+        "에",
+        "속",
+        "위",
+        "옆",
+        "앞",
+        "뒤",
+        "아래",
+        "가운데",
+        "상",
+        "모양",
+        "인형",
+        "무늬",
+    ];
     match stem {
         Some(stem) if token.is_hangul() && token.norm.len() > stem.len() => token
             .norm
@@ -484,11 +563,16 @@ fn korean_modifier(token: &Token, stem: Option<&String>) -> bool {
     }
 }
 
-/// `size:short` (one line of a dozen words or fewer: a question, not a brief), `size:long`
-/// (forty words or more, or several paragraphs) or `size:medium`.
-fn size_of(text: &str, tokens: &[Token]) -> Tag {
+/// `size:short` (one line of ten content words or fewer: a question, not a brief),
+/// `size:long` (forty words or more, or several paragraphs) or `size:medium`. Numbers and
+/// little words do not make a request bigger ("1월 120, 2월 95 … 분석해줘" is short).
+fn size_of(rules: &Rules, text: &str, tokens: &[Token]) -> Tag {
     let lines = text.trim().lines().filter(|l| !l.trim().is_empty()).count();
-    let value = if lines <= 1 && tokens.len() <= 12 {
+    let content = tokens
+        .iter()
+        .filter(|t| !t.is_number() && rules.is_content_word(t))
+        .count();
+    let value = if lines <= 1 && content <= 10 {
         "short"
     } else if tokens.len() >= 40 || lines >= 3 || text.trim().contains("\n\n") {
         "long"

@@ -166,6 +166,10 @@ pub struct Rules {
     pub filler: HashSet<String>,
     /// Words after a noun that make it a modifier of something else ("cat-shaped").
     pub qualifiers: HashSet<String>,
+    /// Words before a creature that make it an object ("lego astronaut", "felted hedgehog").
+    pub prequalifiers: HashSet<String>,
+    /// Colour names; two or more in a prompt name its palette.
+    pub colours: HashSet<String>,
 }
 
 impl Rules {
@@ -218,7 +222,15 @@ impl CategoryRules {
             let mut best: Option<TermMatch> = None;
             let mut consider = |term: u32| {
                 let words = &self.terms[term as usize].words;
-                if matches_at(words, tokens, i) && best.is_none_or(|b| b.len < words.len()) {
+                // The longest term wins; between terms of as many words, the longer text
+                // ("땅거미", dusk, over "거미", spider, inside it).
+                let longer = |b: TermMatch| {
+                    b.len < words.len()
+                        || (b.len == words.len()
+                            && self.terms[b.term as usize].text.len()
+                                < self.terms[term as usize].text.len())
+                };
+                if matches_at(words, tokens, i) && best.is_none_or(longer) {
                     best = Some(TermMatch {
                         term,
                         first: i,
@@ -262,15 +274,57 @@ fn word_matches(rule_word: &str, token: &Token) -> bool {
         return true;
     }
     if token.is_hangul() {
-        // Korean particles follow the stem: "조명이" matches the term "조명".
-        return token.norm.starts_with(rule_word);
+        // Korean particles follow the stem: "조명이" matches the term "조명". A one-syllable
+        // term takes only a particle after it, so "닭" does not match "닭강정".
+        let Some(rest) = token.norm.strip_prefix(rule_word) else {
+            return false;
+        };
+        return rule_word.chars().count() > 1 || rest.is_empty() || PARTICLES.contains(&rest);
     }
     alternative_forms(&token.norm)
         .iter()
         .any(|alt| alt == rule_word)
 }
 
+/// Korean particles that may follow a noun, longest first.
+const PARTICLES: [&str; 16] = [
+    "으로는",
+    "에서",
+    "으로",
+    "처럼",
+    "같은",
+    "을",
+    "를",
+    "이",
+    "가",
+    "은",
+    "는",
+    "의",
+    "에",
+    "로",
+    "과",
+    "와",
+];
+
+/// Whether a Hangul word is a compound ending in `rule_word` ("건축사진" ends in "사진",
+/// "음식사진을" too): Korean compounds put the head noun last. Only for terms of two
+/// syllables or more, so short words do not match inside longer ones.
+fn compound_ends_with(token: &Token, rule_word: &str) -> bool {
+    if !token.is_hangul() || rule_word.chars().count() < 2 {
+        return false;
+    }
+    let word = token.norm.as_str();
+    let stem = PARTICLES
+        .iter()
+        .find_map(|p| word.strip_suffix(p).filter(|s| s.len() > rule_word.len()))
+        .unwrap_or(word);
+    stem.len() > rule_word.len() && stem.ends_with(rule_word)
+}
+
 fn matches_at(words: &[String], tokens: &[Token], at: usize) -> bool {
+    if words.len() == 1 && compound_ends_with(&tokens[at], &words[0]) {
+        return true;
+    }
     words.len() <= tokens.len() - at
         && words
             .iter()
@@ -287,6 +341,8 @@ fn parse_all() -> std::result::Result<Rules, String> {
     let mut stopwords = HashSet::new();
     let mut filler = HashSet::new();
     let mut qualifiers = HashSet::new();
+    let mut prequalifiers = HashSet::new();
+    let mut colours = HashSet::new();
     for (n, raw) in COMMON_RULES.lines().enumerate() {
         let line = strip_comment(raw);
         if line.is_empty() {
@@ -299,6 +355,8 @@ fn parse_all() -> std::result::Result<Rules, String> {
             "stopwords" => &mut stopwords,
             "filler" => &mut filler,
             "qualifiers" => &mut qualifiers,
+            "prequalifiers" => &mut prequalifiers,
+            "colours" => &mut colours,
             other => return Err(format!("common.rules:{}: unknown list {other:?}", n + 1)),
         };
         for word in content.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -320,6 +378,8 @@ fn parse_all() -> std::result::Result<Rules, String> {
         stopwords,
         filler,
         qualifiers,
+        prequalifiers,
+        colours,
     })
 }
 

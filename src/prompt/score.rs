@@ -116,6 +116,19 @@ const FACET_POINTS: f64 = 80.0;
 const SPECIFICITY_POINTS: f64 = 10.0;
 const STRUCTURE_POINTS: f64 = 10.0;
 
+/// Share of a facet's points its evidence earns: one word names the facet, a second
+/// describes it (a prompt that says "golden hour, long shadows" says more about its light
+/// than one that says "golden hour").
+fn depth(evidence: usize) -> f64 {
+    match evidence {
+        0 | 1 => DEPTH_ONE,
+        _ => 1.0,
+    }
+}
+
+/// What a facet shown by a single word earns.
+const DEPTH_ONE: f64 = 0.8;
+
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
@@ -151,7 +164,11 @@ pub fn score(input: &ScoreInput<'_>) -> Result<QualityScore> {
                 label: rule.facet.label(),
                 present: presence.present,
                 applicable: presence.applicable,
-                points: if presence.present { max_points } else { 0.0 },
+                points: if presence.present {
+                    round1(max_points * depth(presence.evidence.len()))
+                } else {
+                    0.0
+                },
                 max_points,
                 evidence: presence.evidence.clone(),
             }
@@ -333,14 +350,20 @@ fn ends_sentence(text: &str) -> bool {
 
 /// Share of comma-separated fragments of one or two words ("8k", "trending on artstation"
 /// counts as three): a keyword pile rather than a description.
-fn keyword_pile(text: &str) -> bool {
+/// How much of a prompt is a pile of keywords, 0 to 1: nothing while at most half of its
+/// comma-separated fragments are one or two words, then rising to 1 when all are, so one
+/// more keyword costs a little rather than all of it.
+fn keyword_pile(text: &str) -> f64 {
     let fragments: Vec<usize> = text
         .split([',', '，'])
         .map(|f| f.split_whitespace().count())
         .filter(|&n| n > 0)
         .collect();
-    let short = fragments.iter().filter(|&&n| n <= 2).count();
-    fragments.len() >= 3 && short * 2 >= fragments.len()
+    if fragments.len() < 3 {
+        return 0.0;
+    }
+    let short = fragments.iter().filter(|&&n| n <= 2).count() as f64 / fragments.len() as f64;
+    ((short - 0.5) * 2.0).clamp(0.0, 1.0)
 }
 
 fn structure(input: &ScoreInput<'_>) -> Component {
@@ -375,7 +398,7 @@ fn structure(input: &ScoreInput<'_>) -> Component {
         }
         _ => {
             let points = if ends_sentence(text) { 5.0 } else { 0.0 }
-                + if keyword_pile(text) { 0.0 } else { 5.0 };
+                + round1(5.0 * (1.0 - keyword_pile(text)));
             (
                 points,
                 format!(
@@ -587,10 +610,13 @@ mod tests {
     fn helpers() {
         assert!(has_weight_syntax("(a:1.2)"));
         assert!(!has_weight_syntax("time: 12:30"));
-        assert!(keyword_pile("a, b, c, d"));
-        assert!(!keyword_pile(
-            "A cat sits on a mat, looking out of the window."
-        ));
+        assert_eq!(keyword_pile("a, b, c, d"), 1.0);
+        assert_eq!(keyword_pile("a cat sits, on a mat today, b, c"), 0.0);
+        assert!((keyword_pile("a cat sits, on a mat today, b, c, d") - 0.2).abs() < 1e-9);
+        assert_eq!(
+            keyword_pile("A cat sits on a mat, looking out of the window."),
+            0.0
+        );
         assert!(has_sections("Do it\n\n## Role\nYou"));
         assert!(has_sections("Do it\n<format>\nx\n</format>"));
         assert!(!has_sections("Do it"));
