@@ -26,6 +26,8 @@ pub enum ErrorCode {
     Closed,
     /// A user-supplied callback (custom reward function) failed.
     Callback,
+    /// The caller cancelled the call (an `AbortSignal`); nothing was stored.
+    Aborted,
     /// A bug: an invariant of lightprompt itself did not hold.
     Internal,
 }
@@ -44,6 +46,7 @@ impl ErrorCode {
             ErrorCode::Storage => "Storage",
             ErrorCode::Closed => "Closed",
             ErrorCode::Callback => "Callback",
+            ErrorCode::Aborted => "Aborted",
             ErrorCode::Internal => "Internal",
         }
     }
