@@ -112,6 +112,32 @@ fn js_found(unexpected: &str) -> String {
         .map_or_else(|| u.to_string(), |(_, kind)| (*kind).to_string())
 }
 
+/// What a JS value is, as a JS developer says it ("a number", "an array", "null").
+fn kind_of(value: &JsValue) -> String {
+    let kind = if value.is_null() {
+        "null"
+    } else if value.is_undefined() {
+        "undefined"
+    } else if value.is_array() {
+        "an array"
+    } else if value.is_function() {
+        "a function"
+    } else if value.is_object() {
+        "an object"
+    } else if value.is_string() {
+        "a string"
+    } else if value.as_bool().is_some() {
+        "a boolean"
+    } else if value.as_f64().is_some() {
+        "a number"
+    } else if value.is_bigint() {
+        "a bigint"
+    } else {
+        "a symbol"
+    };
+    kind.to_string()
+}
+
 /// The first `backquoted` word of a serde message.
 fn quoted(message: &str) -> Option<&str> {
     let start = message.find('`')? + 1;
@@ -132,8 +158,20 @@ fn join_path(parent: &str, child: &str) -> String {
 /// Turns serde's message about the value at `path` into (field, sentence): "missing field
 /// `prompt`" names `prompt`; "invalid type: floating point `5.0`, expected a string" becomes
 /// "expected a string, got a number".
-fn explain(path: &str, message: &str) -> (String, String) {
+fn explain(path: &str, message: &str, found: &str) -> (String, String) {
     let message = message.trim().trim_start_matches("Error: ");
+    if message.starts_with("data did not match any variant of untagged enum OptionValue") {
+        return (
+            path.to_string(),
+            format!(
+                "expected a boolean, a number, a string, null or an array of these, got {found}"
+            ),
+        );
+    }
+    // serde-wasm-bindgen reads objects with Reflect; on a primitive that is a TypeError.
+    if message.starts_with("TypeError") {
+        return (path.to_string(), format!("has the wrong type: got {found}"));
+    }
     if let Some(rest) = message.strip_prefix("missing field ") {
         let name = quoted(rest).unwrap_or(rest);
         return (join_path(path, name), "is required".to_string());
@@ -182,18 +220,26 @@ fn explain(path: &str, message: &str) -> (String, String) {
 /// argument whose fields are named alone, `requests` for a batch), or `whole` when the
 /// argument itself is wrong.
 fn from_js<T: DeserializeOwned>(value: JsValue, prefix: &str, whole: &str) -> Result<T> {
-    let deserializer = serde_wasm_bindgen::Deserializer::from(value);
+    let deserializer = serde_wasm_bindgen::Deserializer::from(value.clone());
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let mut path = prefix.to_string();
+        // The value at fault, for messages that do not say what they found.
+        let mut at = value;
         for segment in e.path().iter() {
             match segment {
-                serde_path_to_error::Segment::Seq { index } => path.push_str(&format!("[{index}]")),
-                serde_path_to_error::Segment::Map { key } => path = join_path(&path, key),
+                serde_path_to_error::Segment::Seq { index } => {
+                    path.push_str(&format!("[{index}]"));
+                    at = Reflect::get(&at, &JsValue::from(*index as u32)).unwrap_or_default();
+                }
+                serde_path_to_error::Segment::Map { key } => {
+                    path = join_path(&path, key);
+                    at = Reflect::get(&at, &JsValue::from_str(key)).unwrap_or_default();
+                }
                 serde_path_to_error::Segment::Enum { variant } => path = join_path(&path, variant),
                 serde_path_to_error::Segment::Unknown => {}
             }
         }
-        let (field, sentence) = explain(&path, &e.inner().to_string());
+        let (field, sentence) = explain(&path, &e.inner().to_string(), &kind_of(&at));
         let field = if field.is_empty() {
             whole.to_string()
         } else {
