@@ -138,7 +138,7 @@ test("concurrent calls do not trip over each other", async () => {
 });
 
 test("the TypeScript types cover the API without any", () => {
-  const dts = readFileSync(path.join(consumer, "node_modules/lightprompt/web/lightprompt.d.ts"), "utf8");
+  const dts = readFileSync(path.join(consumer, "node_modules/lightprompt/lightprompt.d.ts"), "utf8");
   for (const name of ["open(options?: LightPromptOptions)", "optimize(request: OptimizeRequest): Promise<OptimizeResult>", "interface TrainingStatus", "feedback(request: FeedbackRequest): Promise<FeedbackResult>"]) {
     assert.ok(dts.includes(name) || dts.replace(/\s+/g, " ").includes(name), `${name} missing`);
   }

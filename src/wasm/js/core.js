@@ -23,7 +23,11 @@ export function isLightPromptError(value) {
 }
 
 function describe(error) {
-  return error instanceof Error ? error.message : String(error);
+  const message = error instanceof Error ? error.message : String(error);
+  // The usual cause: the server answered the wasm URL with a page (the file was not emitted).
+  return /magic word/.test(message)
+    ? `${message} (the URL did not serve lightprompt_bg.wasm; see the README's section on your bundler)`
+    : message;
 }
 
 /**
