@@ -158,19 +158,22 @@ fn join_path(parent: &str, child: &str) -> String {
 /// Turns serde's message about the value at `path` into (field, sentence): "missing field
 /// `prompt`" names `prompt`; "invalid type: floating point `5.0`, expected a string" becomes
 /// "expected a string, got a number".
-fn explain(path: &str, message: &str, found: &str) -> (String, String) {
+fn explain(path: &str, message: &str, found_js: &str) -> (String, String) {
     let message = message.trim().trim_start_matches("Error: ");
     if message.starts_with("data did not match any variant of untagged enum OptionValue") {
         return (
             path.to_string(),
             format!(
-                "expected a boolean, a number, a string, null or an array of these, got {found}"
+                "expected a boolean, a number, a string, null or an array of these, got {found_js}"
             ),
         );
     }
     // serde-wasm-bindgen reads objects with Reflect; on a primitive that is a TypeError.
     if message.starts_with("TypeError") {
-        return (path.to_string(), format!("has the wrong type: got {found}"));
+        return (
+            path.to_string(),
+            format!("has the wrong type: got {found_js}"),
+        );
     }
     if let Some(rest) = message.strip_prefix("missing field ") {
         let name = quoted(rest).unwrap_or(rest);
@@ -193,7 +196,12 @@ fn explain(path: &str, message: &str, found: &str) -> (String, String) {
             .and_then(|rest| rest.rsplit_once(", expected "))
         {
             let found = if kind == "invalid type: " {
-                js_found(found)
+                // What JS holds there says it best; serde's words when the walk found nothing.
+                if found_js == "undefined" {
+                    js_found(found)
+                } else {
+                    found_js.to_string()
+                }
             } else {
                 quoted(found).unwrap_or(found).to_string()
             };
@@ -247,6 +255,17 @@ fn from_js<T: DeserializeOwned>(value: JsValue, prefix: &str, whole: &str) -> Re
         };
         Error::invalid(field, sentence)
     })
+}
+
+/// Rejects an argument that is not a plain object (`optimize(["a fox"])`), naming it `whole`.
+fn expect_object(value: &JsValue, whole: &str) -> Result<()> {
+    if value.is_object() && !value.is_array() && !value.is_function() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        whole,
+        format!("expected an object, got {}", kind_of(value)),
+    ))
 }
 
 /// Rejects strings that are not valid UTF-16 (lone surrogates), which would otherwise be
@@ -465,6 +484,7 @@ impl LightPrompt {
     ) -> Promise {
         let engine = self.engine.clone();
         promise(async move {
+            expect_object(&request, "request")?;
             check_utf16(&request, "prompt", "prompt")?;
             reject_unknown(&request, OPTIMIZE_FIELDS, "")?;
             let req: OptimizeRequest = from_js(request, "", "request")?;
@@ -488,6 +508,7 @@ impl LightPrompt {
                 return Err(Error::invalid("requests", "must be an array"));
             };
             for (i, item) in array.iter().enumerate() {
+                expect_object(&item, &format!("requests[{i}]"))?;
                 check_utf16(&item, "prompt", &format!("requests[{i}].prompt"))?;
                 reject_unknown(&item, OPTIMIZE_FIELDS, &format!("requests[{i}]."))?;
             }
@@ -509,6 +530,7 @@ impl LightPrompt {
         let engine = self.engine.clone();
         let sync = self.sync.clone();
         promise(async move {
+            expect_object(&request, "request")?;
             check_utf16(&request, "feedbackText", "feedbackText")?;
             check_utf16(&request, "feedback_text", "feedbackText")?;
             reject_unknown(&request, FEEDBACK_FIELDS, "")?;
