@@ -55,6 +55,12 @@ pub type StepFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Res
 pub trait Progress {
     /// `done` of `total` units are finished; an error stops the call with that error.
     fn step(&self, done: u64, total: u64) -> StepFuture<'_>;
+
+    /// A step right before the call writes (the last moment it can be cancelled): a good
+    /// place to let queued events (a Cancel) run first.
+    fn last_chance(&self, done: u64, total: u64) -> StepFuture<'_> {
+        self.step(done, total)
+    }
 }
 
 /// No reporting, no cancellation: what the plain methods use.
@@ -848,7 +854,7 @@ impl<S: Store> Engine<S> {
             results.push(result);
         }
         // The last chance to cancel: after this the batch is written.
-        progress.step(total, total).await?;
+        progress.last_chance(total, total).await?;
         self.ensure_open()?;
         self.store.add_spans(&spans).await?;
         let mut st = self.state.borrow_mut();
@@ -1042,7 +1048,7 @@ impl<S: Store> Engine<S> {
         let compute_start = (self.clock)();
         let mut policy = Policy::train(&spans, &rewards, self.config.half_life_ms());
         let compute_ms = (self.clock)() - compute_start;
-        progress.step(3, TRAIN_STAGES).await?;
+        progress.last_chance(3, TRAIN_STAGES).await?;
         let state =
             serde_json::to_value(policy.state()).map_err(|e| Error::internal(e.to_string()))?;
         let version = self.state.borrow().policy_version + 1;
@@ -1336,7 +1342,7 @@ impl<S: Store> Engine<S> {
             rewards: doc.rewards.clone(),
             policies: doc.policies.clone(),
         };
-        progress.step(1, IMPORT_STAGES).await?;
+        progress.last_chance(1, IMPORT_STAGES).await?;
         self.ensure_open()?;
         let report = self.store.import(&data, replace).await?;
         // Stored now: report the remaining stages but no longer let a cancel fail the call.

@@ -142,22 +142,33 @@ async fn next_turn() {
     let _ = JsFuture::from(promise).await;
 }
 
+impl Control {
+    /// Checks, reports when due, and yields when a slice is used up or `force`d.
+    async fn advance(&self, done: u64, total: u64, force: bool) -> Result<()> {
+        self.check()?;
+        let now = js_sys::Date::now();
+        let due = now - self.last_yield.get() >= SLICE_MS;
+        // Few units (stages): report each one; many (requests): about once per slice.
+        if done == 0 || done >= total || due || total <= 16 {
+            self.report(done, total)?;
+        }
+        if due || force {
+            next_turn().await;
+            self.last_yield.set(js_sys::Date::now());
+            self.check()?;
+        }
+        Ok(())
+    }
+}
+
 impl Progress for Control {
     fn step(&self, done: u64, total: u64) -> StepFuture<'_> {
-        Box::pin(async move {
-            self.check()?;
-            let now = js_sys::Date::now();
-            let due = now - self.last_yield.get() >= SLICE_MS;
-            // Few units (stages): report each one; many (requests): about once per slice.
-            if done == 0 || done >= total || due || total <= 16 {
-                self.report(done, total)?;
-            }
-            if due {
-                next_turn().await;
-                self.last_yield.set(js_sys::Date::now());
-                self.check()?;
-            }
-            Ok(())
-        })
+        // With a signal, the first step yields too, so an abort queued right behind the
+        // call is seen before any work.
+        Box::pin(self.advance(done, total, done == 0 && self.signal.is_some()))
+    }
+
+    fn last_chance(&self, done: u64, total: u64) -> StepFuture<'_> {
+        Box::pin(self.advance(done, total, self.signal.is_some()))
     }
 }
