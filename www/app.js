@@ -191,29 +191,30 @@ function notifyError(error, context) {
   notify("error", `${context ? `${context}: ` : ""}${describeError(error)}${where}`, { code: error?.code ?? null });
 }
 
+/** Cancel functions of the long calls in flight: one bar and one Cancel serve them all. */
+const longCalls = new Set();
+
 /**
  * Runs the long engine call `method` like `busy`, with a progress bar and a Cancel button
  * in the status bar; a cancelled call rejects with code "Aborted" and stores nothing.
  */
 async function busyWithProgress(section, label, method, args, disable = []) {
   const bar = $("busy-progress");
-  const cancel = $("busy-cancel");
   const call = engine.track(method, args, (done, total) => {
     bar.max = Math.max(total, 1);
     bar.value = done;
     bar.setAttribute("aria-valuetext", `${done} of ${total}`);
   });
-  const stop = () => call.cancel();
+  longCalls.add(call.cancel);
   bar.value = 0;
   bar.hidden = false;
-  cancel.hidden = false;
-  cancel.addEventListener("click", stop);
+  $("busy-cancel").hidden = false;
   try {
     return await busy(section, label, () => call.promise, disable);
   } finally {
-    cancel.removeEventListener("click", stop);
-    bar.hidden = true;
-    cancel.hidden = true;
+    longCalls.delete(call.cancel);
+    bar.hidden = longCalls.size === 0;
+    $("busy-cancel").hidden = longCalls.size === 0;
   }
 }
 
@@ -1193,6 +1194,7 @@ function wire() {
 
   $("train-btn").addEventListener("click", trainNow);
   $("evaluate-btn").addEventListener("click", evaluateNow);
+  $("busy-cancel").addEventListener("click", () => longCalls.forEach((cancel) => cancel()));
 
   $("history-category").addEventListener("change", () => {
     state.history.category = $("history-category").value;

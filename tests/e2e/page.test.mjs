@@ -413,6 +413,7 @@ describe("lightprompt page", { timeout: 110_000 }, () => {
 
   it("shows progress for training and import, and a cancelled import stores nothing", async () => {
     // Training: the bar fills and goes away, the report shows.
+    await page.evaluate(() => { document.getElementById("train-report").textContent = ""; });
     await page.getByRole("button", { name: "Train now" }).click();
     await page.waitForFunction(() => document.getElementById("train-report").textContent.startsWith("Trained"));
     assert.equal(await page.locator("#busy-progress").isHidden(), true);
@@ -426,7 +427,8 @@ describe("lightprompt page", { timeout: 110_000 }, () => {
       }).observe(button, { attributes: true });
     });
     await page.locator("#import-file").setInputFiles({ name: "fresh.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(fresh)) });
-    await page.waitForFunction(() => document.getElementById("data-error").textContent.includes("fresh.json"));
+    await page.waitForFunction(() => document.getElementById("data-error").textContent.includes("fresh.json"), null, { timeout: 15_000 })
+      .catch(async (e) => assert.fail(`${e.message}; result: ${await text("#data-result")}; error: ${await text("#data-error")}`));
     assert.match(await text("#data-error"), /Nothing was imported from fresh\.json — Aborted/);
     assert.equal(await text("#stat-spans"), "10");
     assert.equal(await page.locator("#busy-cancel").isHidden(), true);
