@@ -764,7 +764,7 @@ impl LightPrompt {
 
 /// The seed's reward formula, pure: `base = quality/100·2 − 1`; with a rating,
 /// `0.4·base + 0.6·(rating/5·2 − 1)`; satisfied +0.2, used +0.1 (capped at 1); clamped to
-/// [−1, 1].
+/// [−1, 1]. Throws `NotInitialized` until a first `open()` or `init()` has loaded the wasm.
 #[wasm_bindgen(js_name = calculateReward)]
 pub fn calculate_reward_js(
     #[wasm_bindgen(unchecked_param_type = "RewardSignals")] input: JsValue,
@@ -783,13 +783,13 @@ pub fn calculate_reward_js(
 }
 
 /// Categories, their facets, and every model with its aliases and options: what a UI
-/// needs to build pickers.
+/// needs to build pickers. Throws `NotInitialized` until a first `open()` or `init()`.
 #[wasm_bindgen(js_name = supportedModels, unchecked_return_type = "Catalog")]
 pub fn supported_models() -> std::result::Result<JsValue, JsValue> {
     to_js(&types::catalog()).map_err(to_js_error)
 }
 
-/// The library version.
+/// The library version. Throws `NotInitialized` until a first `open()` or `init()`.
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
