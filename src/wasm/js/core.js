@@ -2,7 +2,7 @@
 // once (on the first `open()` or `init()`, shared by concurrent callers), the exported
 // error class, guarded synchronous helpers, and `using` support. Each entry (browser,
 // Node ESM, Node CJS) passes in wasm-bindgen's glue and how to load the wasm there.
-// scripts/build-pkg.sh also writes a CommonJS copy of this file (core.cjs).
+// scripts/pkg-files.mjs also writes a CommonJS copy of this file (core.cjs).
 
 /** The error every lightprompt failure is: a stable `code` and the input `field` at fault. */
 export class LightPromptError extends Error {
