@@ -221,6 +221,24 @@ describe("browsers and bundlers", () => {
     console.log(`esbuild: ${shipped(path.join(dir, "dist"))}`);
   });
 
+  it("init(url) loads the wasm from where the app put it (esbuild, no copy next to the bundle)", async () => {
+    const dir = app("esbuild-init", "browser");
+    writeFileSync(path.join(dir, "src", "main.js"), `import init, { LightPrompt, version } from "lightprompt";
+await Promise.all([init(new URL("./custom/lp.wasm", location.href)), init()]);
+const lp = await LightPrompt.open();
+const r = await lp.optimize({ prompt: "a fox in the snow", category: "image", model: "sdxl" });
+document.querySelector("#out").textContent = \`\${r.optimizedPrompt} (\${version()})\`;
+`);
+    const esbuild = await import(path.join(tools, "node_modules", "esbuild", "lib", "main.js"));
+    await esbuild.build({ entryPoints: [path.join(dir, "src", "main.js")], bundle: true, format: "esm", outdir: path.join(dir, "dist"), logLevel: "silent" });
+    mkdirSync(path.join(dir, "dist", "custom"));
+    cpSync(path.join(work, "node_modules", "lightprompt", "lightprompt_bg.wasm"), path.join(dir, "dist", "custom", "lp.wasm"));
+    writeFileSync(path.join(dir, "dist", "index.html"), readFileSync(path.join(dir, "index.html"), "utf8").replace('src="./src/main.js"', 'src="./main.js"'));
+    const result = await runPage(`${await serve(path.join(dir, "dist"))}/`);
+    assertStored(result);
+    assert.ok(result.texts[0].endsWith(`(${version})`));
+  });
+
   it("a plain page importing from a CDN", async () => {
     shownInReadme("cdn/index.html");
     const dir = app("cdn", "cdn");
@@ -313,6 +331,21 @@ export async function f(): Promise<StorageKind> {
       check(dir, { module: resolution, moduleResolution: resolution, ...nodeLib }, ["tune.mts", "tune.cts", "more.cts"]);
     });
   }
+
+  it("node16: a compiled CommonJS file gets the default export and the named ones", () => {
+    const dir = app("ts-cjs-run", "ts");
+    writeFileSync(path.join(dir, "main.cts"), `import init, { LightPrompt, isLightPromptError } from "lightprompt";
+async function main(): Promise<void> {
+  await init();
+  const lp = await LightPrompt.open();
+  try { await lp.optimize({ prompt: "", category: "image" }); } catch (e) { if (isLightPromptError(e)) console.log(e.code, e.field, lp.storage); }
+}
+void main();
+`);
+    check(dir, { module: "node16", moduleResolution: "node16", ...nodeLib, noEmit: false, outDir: "out" }, ["main.cts"]);
+    const out = execFileSync("node", [path.join(dir, "out", "main.cjs")], { cwd: dir, encoding: "utf8" });
+    assert.equal(out.trim(), "InvalidInput prompt memory");
+  });
 
   it("nodenext: the compiled example runs: progress, cancellation, await using", () => {
     const dir = app("ts-run", "ts");

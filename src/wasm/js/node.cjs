@@ -7,7 +7,10 @@ const { bind } = require("./core.cjs");
 
 const api = bind(glue, () => undefined);
 
-module.exports = {
+// `default` plus the __esModule mark is what TypeScript's and bundlers' CommonJS interop
+// read for `import init from "lightprompt"` (the .d.cts declares that default export).
+Object.defineProperty(exports, "__esModule", { value: true });
+Object.assign(exports, {
   init: api.init,
   default: api.init,
   LightPrompt: api.LightPrompt,
@@ -16,4 +19,4 @@ module.exports = {
   calculateReward: api.calculateReward,
   supportedModels: api.supportedModels,
   version: api.version,
-};
+});
