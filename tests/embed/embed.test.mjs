@@ -211,6 +211,17 @@ describe("browsers and bundlers", () => {
     console.log(`webpack: ${shipped(path.join(dir, "dist"))}`);
   });
 
+  it("webpack 5: a module worker", async () => {
+    const dir = app("webpack-worker", "browser", "worker", "webpack");
+    const config = (await import(path.join(dir, "webpack.config.js"))).default;
+    const webpack = (await import(path.join(tools, "node_modules", "webpack", "lib", "index.js"))).default;
+    const stats = await new Promise((resolve, reject) =>
+      webpack({ ...config, context: dir }, (err, s) => (err ? reject(err) : resolve(s))));
+    assert.ok(!stats.hasErrors(), stats.toString("errors-only"));
+    writeFileSync(path.join(dir, "dist", "index.html"), readFileSync(path.join(dir, "index.html"), "utf8").replace('<script type="module" src="./src/main.js">', '<script src="./main.js">'));
+    assertStored(await runPage(`${await serve(path.join(dir, "dist"))}/`));
+  });
+
   it("esbuild", async () => {
     shownInReadme("esbuild/build.mjs");
     const dir = app("esbuild", "browser", "esbuild");
