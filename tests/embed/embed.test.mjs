@@ -1,6 +1,6 @@
 // lightprompt embedded the way web developers embed it, from the packed tarball (`npm pack
-// pkg`): real Vite (page and module worker), webpack 5 and esbuild builds, a plain page
-// importing from a CDN URL, Node ESM and CommonJS, and TypeScript (bundler, node16,
+// pkg`): real Vite (build, dev server, module worker), webpack 5 (page and module worker)
+// and esbuild builds, init(url) in a page, a plain page importing from a CDN URL, Node ESM and CommonJS, and TypeScript (bundler, node16,
 // nodenext; strict, no skipLibCheck; Node consumers without the DOM lib). Every browser app
 // runs in headless Chromium and must optimize a prompt, store it in IndexedDB (it is still
 // there after a reload) and log no error. The apps' files are in tests/embed/apps/ and the
