@@ -250,6 +250,36 @@ document.querySelector("#out").textContent = \`\${r.optimizedPrompt} (\${version
     assert.ok(result.texts[0].endsWith(`(${version})`));
   });
 
+  it("a missing wasm file is a typed Unavailable error that says what to check, and open() can retry", async () => {
+    const dir = app("esbuild-missing", "browser");
+    writeFileSync(path.join(dir, "src", "main.js"), `import init, { LightPrompt, isLightPromptError } from "lightprompt";
+const out = document.querySelector("#out");
+try {
+  await LightPrompt.open();
+} catch (e) {
+  out.textContent = \`\${isLightPromptError(e) ? e.code : "untyped"}: \${e.message}\`;
+  await init(new URL("./later/lightprompt_bg.wasm", location.href));
+  const lp = await LightPrompt.open();
+  out.dataset.retried = lp.storage;
+}
+`);
+    const esbuild = await import(path.join(tools, "node_modules", "esbuild", "lib", "main.js"));
+    await esbuild.build({ entryPoints: [path.join(dir, "src", "main.js")], bundle: true, format: "esm", outdir: path.join(dir, "dist"), logLevel: "silent" });
+    mkdirSync(path.join(dir, "dist", "later"));
+    cpSync(path.join(work, "node_modules", "lightprompt", "lightprompt_bg.wasm"), path.join(dir, "dist", "later", "lightprompt_bg.wasm"));
+    writeFileSync(path.join(dir, "dist", "index.html"), readFileSync(path.join(dir, "index.html"), "utf8").replace('src="./src/main.js"', 'src="./main.js"'));
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${await serve(path.join(dir, "dist"))}/`);
+      await page.waitForFunction(() => document.querySelector("#out").dataset.retried, null, { timeout: 60_000 });
+      assert.match(await page.textContent("#out"), /^Unavailable: could not load lightprompt's WebAssembly: .*see the README's section on your bundler/);
+      assert.equal(await page.getAttribute("#out", "data-retried"), "indexeddb");
+    } finally {
+      await context.close();
+    }
+  });
+
   it("a plain page importing from a CDN", async () => {
     shownInReadme("cdn/index.html");
     const dir = app("cdn", "cdn");

@@ -24,8 +24,9 @@ export function isLightPromptError(value) {
 
 function describe(error) {
   const message = error instanceof Error ? error.message : String(error);
-  // The usual cause: the server answered the wasm URL with a page (the file was not emitted).
-  return /magic word/.test(message)
+  // The usual cause: the file was not emitted or copied, so the server answered the wasm URL
+  // with a 404 or an HTML page.
+  return /magic word|failed to fetch Wasm/.test(message)
     ? `${message} (the URL did not serve lightprompt_bg.wasm; see the README's section on your bundler)`
     : message;
 }
