@@ -126,7 +126,10 @@ pub async fn train_shared(
         .map_err(error_from_js)?
         .dyn_into::<Promise>()
         .map_err(|_| Error::internal("navigator.locks.request did not return a promise"))?;
-    JsFuture::from(promise).await.map_err(error_from_js)
+    // An aborted request leaves the lock's queue rejecting with the signal's reason.
+    JsFuture::from(promise)
+        .await
+        .map_err(|e| control.check().err().unwrap_or_else(|| error_from_js(e)))
 }
 
 /// Turns a rejection back into an error, keeping its code.

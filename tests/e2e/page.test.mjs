@@ -7,7 +7,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -411,38 +411,30 @@ describe("lightprompt page", { timeout: 110_000 }, () => {
     assert.equal(await text("#stat-spans"), "10");
   });
 
-  it("shows progress for training and import, and a cancelled import stores nothing", async () => {
+  it("shows progress for training; Cancel stops a training that waits for its lock", async () => {
     // Training: the bar fills and goes away, the report shows.
     await page.evaluate(() => { document.getElementById("train-report").textContent = ""; });
     await page.getByRole("button", { name: "Train now" }).click();
     await page.waitForFunction(() => document.getElementById("train-report").textContent.startsWith("Trained"));
     assert.equal(await page.locator("#busy-progress").isHidden(), true);
-    // Import with Cancel pressed as soon as it shows (in the same task, so before the write).
-    const doc = JSON.parse(readFileSync(path.join(downloads, readdirSync(downloads).find((f) => /^lightprompt-\d/.test(f))), "utf8"));
-    const fresh = { ...doc, spans: doc.spans.map((s, i) => ({ ...s, spanId: (i + 1).toString(16).padStart(16, "f") })), rewards: [], policies: [] };
-    await page.evaluate(() => {
-      const button = document.getElementById("busy-cancel");
-      new MutationObserver((_, observer) => {
-        if (!button.hidden) { observer.disconnect(); button.click(); }
-      }).observe(button, { attributes: true });
-    });
-    await page.locator("#import-file").setInputFiles({ name: "fresh.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(fresh)) });
-    await page.waitForFunction(() => document.getElementById("data-error").textContent.includes("fresh.json"), null, { timeout: 15_000 })
-      .catch(async (e) => assert.fail(`${e.message}; result: ${await text("#data-result")}; error: ${await text("#data-error")}`));
-    assert.match(await text("#data-error"), /Nothing was imported from fresh\.json — Aborted/);
-    assert.equal(await text("#stat-spans"), "10");
-    assert.equal(await page.locator("#busy-cancel").isHidden(), true);
-    // And IndexedDB itself holds the 10 spans of before, none of the cancelled file.
-    const stored = await page.evaluate(() => new Promise((resolve, reject) => {
-      const r = indexedDB.open("lightprompt");
-      r.onsuccess = () => {
-        const q = r.result.transaction("spans").objectStore("spans").count();
-        q.onsuccess = () => { resolve(q.result); r.result.close(); };
-        q.onerror = () => reject(q.error);
-      };
-      r.onerror = () => reject(r.error);
+    const version = await text("#train-report");
+    // Hold the tabs' training lock (as another tab training would), so the next training
+    // waits in the lock's queue: Cancel then takes it out, deterministically.
+    await page.evaluate(() => new Promise((held) => {
+      navigator.locks.request("lightprompt-train:lightprompt", () => new Promise((release) => { window.releaseTrainLock = release; held(); }));
     }));
-    assert.equal(stored, 10);
+    await page.getByRole("button", { name: "Train now" }).click();
+    await page.locator("#busy-cancel").waitFor({ state: "visible" });
+    assert.equal(await page.locator("#busy-progress").isVisible(), true);
+    await page.locator("#busy-cancel").click();
+    await page.waitForFunction(() => document.getElementById("train-report").textContent.includes("Aborted"));
+    await page.evaluate(() => window.releaseTrainLock());
+    assert.equal(await page.locator("#busy-cancel").isHidden(), true);
+    // The policy is the one of before: training again makes the next version, not two more.
+    await page.getByRole("button", { name: "Train now" }).click();
+    await page.waitForFunction(() => document.getElementById("train-report").textContent.startsWith("Trained"));
+    const before = Number(version.match(/policy v(\d+)/)[1]);
+    assert.equal(Number((await text("#train-report")).match(/policy v(\d+)/)[1]), before + 1);
   });
 
   it("fits a 390px phone and a 1280px desktop (screenshots)", async () => {
