@@ -7,7 +7,7 @@ PORT ?= 8080
 # chromedriver leaves temp files per run: keep them inside the build folder.
 export TMPDIR := $(BUILD)/tmp
 
-.PHONY: setup check test test-native test-wasm test-pkg test-embed test-e2e test-reliability test-fuzz test-bench pkg demo bench fuzz fmt clean
+.PHONY: setup check test test-native test-wasm test-pkg test-embed test-e2e test-reliability test-fuzz test-bench test-agl pkg demo bench fuzz fmt clean
 
 setup:
 	@mkdir -p $(TMPDIR)
@@ -47,6 +47,12 @@ test-e2e: pkg
 test-reliability: pkg
 	node --test tests/reliability/
 
+# A real Agent Lightning 0.3.0 store (installed into build/agl once): send from the package
+# and the command line, read back with Agent Lightning's own client and helpers.
+test-agl: pkg
+	./scripts/agl-venv.sh
+	node --test tests/agl/
+
 # The proptest fuzzers, a short smoke pass (the long run is `make fuzz`).
 test-fuzz: setup
 	FUZZ_CASES=256 cargo test --release --test fuzz
@@ -57,8 +63,9 @@ test-bench: pkg
 	node scripts/bench.mjs --tiny
 
 ## Every test: formatting, lints (native and wasm32), native tests, wasm tests in headless
-## Chromium, the npm package installed and used from Node, the page end to end, the bench harness.
-test: check test-native test-wasm test-pkg test-embed test-e2e test-reliability test-fuzz test-bench
+## Chromium, the npm package installed and used from Node, the package embedded by real bundlers,
+## the page end to end, a real Agent Lightning store, the bench harness.
+test: check test-native test-wasm test-pkg test-embed test-e2e test-reliability test-agl test-fuzz test-bench
 	@echo "make test: all passed"
 
 ## Build the web package and serve www/ on 127.0.0.1.

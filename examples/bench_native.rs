@@ -100,6 +100,7 @@ fn synthetic(n: usize) -> (Vec<Span>, Vec<Reward>) {
             policy_version: 0,
             created_at: 1.7e12 + i as f64 * 1000.0,
             duration_ms: 0.1,
+            sequence: None,
             options: Default::default(),
             metadata: Default::default(),
         });
@@ -118,6 +119,7 @@ fn synthetic(n: usize) -> (Vec<Span>, Vec<Reward>) {
             feedback_text: None,
             metadata: Default::default(),
             created_at: 1.7e12 + i as f64 * 1000.0 + 500.0,
+            sequence: None,
         });
     }
     (spans, rewards)

@@ -29,6 +29,8 @@ VERSION=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
 # Entries, their shared core, the public types and package.json.
 node scripts/pkg-files.mjs "$OUT.tmp" "$GEN/web/lightprompt.d.ts" "$VERSION"
 cp README.md CHANGELOG.md LICENSE "$OUT.tmp/"
+# The command line (`npx lightprompt send-agl`), which loads the Node build.
+mkdir -p "$OUT.tmp/bin" && cp src/wasm/cli.mjs "$OUT.tmp/bin/lightprompt.mjs" && chmod +x "$OUT.tmp/bin/lightprompt.mjs"
 rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"
 rm -rf www/pkg && mkdir -p www/pkg
 cp "$OUT/lightprompt.js" "$OUT/core.js" "$OUT/glue_web.js" "$OUT/lightprompt_bg.wasm" www/pkg/

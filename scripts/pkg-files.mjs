@@ -35,8 +35,8 @@ dts = dts.replace(/(?:\/\*\*(?:[^*]|\*(?!\/))*\*\/\s*)?export function (?:start|
 if (before - dts.length < 20) fail("the internal exports start and __setErrorClass were not found");
 // wasm-bindgen types an `Option<JsValue>` argument as required; these are optional.
 dts = dts
-  .replace(/\((options|query): (\w+)\)/g, "($1?: $2)")
-  .replace(/, options: (\w+)\)/g, ", options?: $1)")
+  .replace(/\((options|query): (LightPromptOptions|ProgressOptions|QueryRequest|OtlpExportOptions)\)/g, "($1?: $2)")
+  .replace(/, options: (ImportOptions|ProgressOptions)\)/g, ", options?: $1)")
   .replace("(category: string, model?: string | null)", "(category: Category, model?: string | null)");
 // `using` / `await using`: the entry makes both close and free.
 if (!dts.includes("[Symbol.dispose](): void;")) fail("no [Symbol.dispose] in the generated class");
@@ -61,7 +61,7 @@ for (const dom of ["RequestInfo", "BufferSource", "WebAssembly.", "Response", "H
 writeFileSync(path.join(out, "lightprompt.d.ts"), dts);
 writeFileSync(path.join(out, "lightprompt.d.cts"), dts);
 
-const files = ["lightprompt.js", "lightprompt.d.ts", "lightprompt.d.cts", "node.mjs", "node.cjs", "core.js", "core.cjs", "glue_web.js", "glue_node.cjs", "lightprompt_bg.wasm", "README.md", "CHANGELOG.md", "LICENSE"];
+const files = ["bin/lightprompt.mjs", "lightprompt.js", "lightprompt.d.ts", "lightprompt.d.cts", "node.mjs", "node.cjs", "core.js", "core.cjs", "glue_web.js", "glue_node.cjs", "lightprompt_bg.wasm", "README.md", "CHANGELOG.md", "LICENSE"];
 const pkg = {
   name: "lightprompt",
   version,
@@ -86,6 +86,7 @@ const pkg = {
     "./lightprompt_bg.wasm": "./lightprompt_bg.wasm",
     "./package.json": "./package.json",
   },
+  bin: { lightprompt: "./bin/lightprompt.mjs" },
   files: files.filter((f) => !["README.md", "LICENSE"].includes(f)),
   sideEffects: ["./lightprompt.js", "./node.mjs", "./node.cjs"],
   keywords: ["prompt", "prompt-engineering", "wasm", "indexeddb", "reinforcement-learning", "midjourney", "stable-diffusion"],

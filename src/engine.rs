@@ -19,7 +19,9 @@ use crate::reward::{
     FeedbackSignals,
 };
 use crate::rng::Rng;
-use crate::span::{is_valid_id, Metadata, Reward, RewardSource, Span, SPAN_ID_LEN, TASK_ID_LEN};
+use crate::span::{
+    is_valid_id, next_sequence, Metadata, Reward, RewardSource, Span, SPAN_ID_LEN, TASK_ID_LEN,
+};
 use crate::store::{Dataset, ImportReport, PolicySnapshot, Query, StorageKind, Store};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -451,6 +453,8 @@ struct State {
     /// Rewards that arrived while a training was reading the store.
     during_training: Vec<(Reward, Span)>,
     closed: bool,
+    /// The sequence number given last (spans and rewards share it).
+    last_sequence: u64,
 }
 
 fn cat_index(c: Category) -> usize {
@@ -589,6 +593,7 @@ impl<S: Store> Engine<S> {
                 store_created_at: None,
                 during_training: Vec::new(),
                 closed: false,
+                last_sequence: 0,
             }),
             config,
             clock,
@@ -619,6 +624,25 @@ impl<S: Store> Engine<S> {
         }
         let mut rewards = self.store.all_rewards().await?;
         sort_rewards(&mut rewards);
+        // Continue after the highest sequence stored (rewards, and the newest span), should
+        // the clock have gone back since.
+        let newest_span = self
+            .store
+            .spans(&Query {
+                limit: 1,
+                ..Query::default()
+            })
+            .await?;
+        let stored_max = rewards
+            .iter()
+            .filter_map(|r| r.sequence)
+            .chain(newest_span.iter().filter_map(|s| s.sequence))
+            .max()
+            .unwrap_or(0);
+        {
+            let mut st = self.state.borrow_mut();
+            st.last_sequence = st.last_sequence.max(stored_max);
+        }
         let snapshot = self.store.latest_policy().await?;
         let half_life = self.config.half_life_ms();
         // A snapshot is reused when it was trained on a prefix of today's rewards with the
@@ -733,6 +757,7 @@ impl<S: Store> Engine<S> {
             rng,
             ids,
             policy_version,
+            last_sequence,
             ..
         } = &mut *st;
         let mut chooser = PolicyChooser {
@@ -750,6 +775,8 @@ impl<S: Store> Engine<S> {
         let span_id = ids.hex(8);
         let task_id = c.task_id.clone().unwrap_or_else(|| ids.hex(16));
         let now = (self.clock)();
+        *last_sequence = next_sequence(*last_sequence, now);
+        let sequence = Some(*last_sequence);
         let requested_model = c
             .model
             .as_ref()
@@ -774,6 +801,7 @@ impl<S: Store> Engine<S> {
             policy_version: *policy_version,
             created_at: now,
             duration_ms: (now - started).max(0.0),
+            sequence,
             options: c.options.clone(),
             metadata: c.metadata.clone(),
         };
@@ -931,7 +959,11 @@ impl<S: Store> Engine<S> {
             (calculate_reward(&signals), RewardSource::Computed)
         };
         let now = (self.clock)();
-        let reward_id = self.state.borrow_mut().ids.hex(8);
+        let (reward_id, sequence) = {
+            let mut st = self.state.borrow_mut();
+            st.last_sequence = next_sequence(st.last_sequence, now);
+            (st.ids.hex(8), Some(st.last_sequence))
+        };
         let reward = Reward {
             reward_id: reward_id.clone(),
             span_id: span.span_id.clone(),
@@ -947,6 +979,7 @@ impl<S: Store> Engine<S> {
             feedback_text: req.feedback_text.clone(),
             metadata: m.extra.clone(),
             created_at: now,
+            sequence,
         };
         self.store.add_reward(&reward).await?;
         let due = {
@@ -1286,6 +1319,23 @@ impl<S: Store> Engine<S> {
         let spans = self.store.all_spans().await?;
         let rewards = self.store.all_rewards().await?;
         Ok(crate::otlp::export_otlp(&spans, &rewards))
+    }
+
+    /// The same traces as [`Engine::export_otlp`], as OTLP protobuf bytes.
+    pub async fn export_otlp_protobuf(&self) -> Result<Vec<u8>> {
+        self.ensure_open()?;
+        let spans = self.store.all_spans().await?;
+        let rewards = self.store.all_rewards().await?;
+        Ok(crate::otlp::export_otlp_protobuf(&spans, &rewards))
+    }
+
+    /// Every task's spans and rewards, numbered and laid out for export (what a send to
+    /// Agent Lightning reads).
+    pub async fn traces(&self) -> Result<Vec<crate::otlp::TaskTrace>> {
+        self.ensure_open()?;
+        let spans = self.store.all_spans().await?;
+        let rewards = self.store.all_rewards().await?;
+        Ok(crate::otlp::tasks(&spans, &rewards))
     }
 
     /// Imports a document: checks all of it first, then writes it in one transaction

@@ -26,10 +26,16 @@ pub enum ErrorCode {
     Closed,
     /// A user-supplied callback (custom reward function) failed.
     Callback,
-    /// The caller cancelled the call (an `AbortSignal`); nothing was stored.
-    Aborted,
     /// A bug: an invariant of lightprompt itself did not hold.
     Internal,
+    /// A remote service (an Agent Lightning store) could not be reached.
+    Unreachable,
+    /// A remote service refused a request; the message names the status and its body.
+    Refused,
+    /// A remote service is not a version lightprompt can talk to.
+    UnsupportedVersion,
+    /// The caller aborted the operation (an `AbortSignal`).
+    Aborted,
 }
 
 impl ErrorCode {
@@ -46,8 +52,11 @@ impl ErrorCode {
             ErrorCode::Storage => "Storage",
             ErrorCode::Closed => "Closed",
             ErrorCode::Callback => "Callback",
-            ErrorCode::Aborted => "Aborted",
             ErrorCode::Internal => "Internal",
+            ErrorCode::Unreachable => "Unreachable",
+            ErrorCode::Refused => "Refused",
+            ErrorCode::UnsupportedVersion => "UnsupportedVersion",
+            ErrorCode::Aborted => "Aborted",
         }
     }
 }

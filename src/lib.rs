@@ -11,6 +11,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod agl;
 pub mod engine;
 pub mod error;
 pub mod learn;

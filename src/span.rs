@@ -56,6 +56,10 @@ pub struct Span {
     /// Time the optimization took, in milliseconds.
     #[serde(default)]
     pub duration_ms: f64,
+    /// Order of recording, fixed when the span is stored (see [`next_sequence`]); absent in
+    /// data stored before it existed, which exports order by `created_at` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u64>,
     /// The options of the request.
     #[serde(default)]
     pub options: Options,
@@ -120,6 +124,9 @@ pub struct Reward {
     pub metadata: Metadata,
     /// Milliseconds since the Unix epoch (indexed).
     pub created_at: f64,
+    /// Order of recording, as on [`Span::sequence`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u64>,
 }
 
 /// The part of a span that learning reads. Training over many spans reads only these fields
@@ -191,6 +198,26 @@ macro_rules! learning_record {
 learning_record!(Span);
 learning_record!(TrainingSpan);
 
+/// Whole microseconds since the Unix epoch of a millisecond time, computed from its integer
+/// and fractional parts separately so whole milliseconds convert exactly (no `ms * 1e3`
+/// rounding); 0 for negative or non-finite input.
+pub fn micros(ms: f64) -> u64 {
+    if !ms.is_finite() || ms <= 0.0 {
+        return 0;
+    }
+    let whole = ms.trunc();
+    let frac = ((ms - whole) * 1_000.0).round() as u64;
+    (whole as u64).saturating_mul(1_000).saturating_add(frac)
+}
+
+/// The sequence number of a record made at `now_ms` after one numbered `last`: its time in
+/// microseconds, or `last + 1` when the clock has not moved on (or went back). Sequence
+/// numbers therefore increase in the order records are made, and stay close to their time,
+/// which lets old records without one be numbered by time alone.
+pub fn next_sequence(last: u64, now_ms: f64) -> u64 {
+    micros(now_ms).max(last.saturating_add(1))
+}
+
 /// Whether `id` looks like an id lightprompt issues: `len` lowercase hex digits.
 pub fn is_valid_id(id: &str, len: usize) -> bool {
     id.len() == len
@@ -215,5 +242,19 @@ mod tests {
         assert!(!is_valid_id("0123", SPAN_ID_LEN));
         assert!(!is_valid_id("0123456789abcdeg", SPAN_ID_LEN));
         assert_eq!(Span::name_for(Category::Video), "prompt_optimization_video");
+    }
+
+    #[test]
+    fn sequences_follow_time_and_never_repeat() {
+        assert_eq!(micros(1_700_000_000_123.0), 1_700_000_000_123_000);
+        assert_eq!(micros(1.25), 1_250);
+        assert_eq!(micros(f64::NAN), 0);
+        assert_eq!(micros(-5.0), 0);
+        let a = next_sequence(0, 1000.0);
+        let b = next_sequence(a, 1000.0);
+        let c = next_sequence(b, 999.0);
+        assert_eq!(a, 1_000_000);
+        assert!(a < b && b < c);
+        assert_eq!(next_sequence(c, 2000.0), 2_000_000);
     }
 }

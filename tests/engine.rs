@@ -583,3 +583,65 @@ fn reopening_restores_status_and_policy() {
         );
     }
 }
+
+#[test]
+fn sequence_numbers_are_fixed_at_recording_and_increase_within_a_task() {
+    // A clock that stands still: every record is made in the same millisecond.
+    let store = Rc::new(MemoryStore::new());
+    let still: Clock = Rc::new(|| 1_750_000_000_000.0);
+    let e = block_on(Engine::open(store.clone(), config(5), still)).unwrap();
+    let a = block_on(e.optimize(&req("a fox in the snow", "image", "sdxl"))).unwrap();
+    let mut again = req("a fox in the snow at dusk", "image", "sdxl");
+    again.task_id = Some(a.task_id.clone());
+    let b = block_on(e.optimize(&again)).unwrap();
+    for v in [0.5, 0.2248, 0.2] {
+        let mut fb = rate(&a.span_id, 3.0);
+        fb.reward = Some(v);
+        block_on(e.feedback(&fb)).unwrap();
+    }
+    let spans = block_on(store.all_spans()).unwrap();
+    let mut rewards = block_on(store.all_rewards()).unwrap();
+    let seq = |id: &str| {
+        spans
+            .iter()
+            .find(|s| s.span_id == id)
+            .unwrap()
+            .sequence
+            .unwrap()
+    };
+    assert!(seq(&a.span_id) < seq(&b.span_id));
+    rewards.sort_by_key(|r| r.sequence.unwrap());
+    assert!(rewards[0].sequence.unwrap() > seq(&b.span_id));
+    let values: Vec<f64> = rewards.iter().map(|r| r.value).collect();
+    assert_eq!(
+        values,
+        [0.5, 0.2248, 0.2],
+        "sequence order is the order given"
+    );
+    // Exported as stored, twice the same, and the last reward by sequence is the last given.
+    let t1 = block_on(e.traces()).unwrap();
+    let t2 = block_on(e.traces()).unwrap();
+    assert_eq!(t1, t2);
+    let last = t1[0].spans.iter().max_by_key(|s| s.sequence).unwrap();
+    assert_eq!(last.span_id, rewards[2].reward_id);
+}
+
+#[test]
+fn sequence_numbers_continue_after_the_stored_ones_when_the_clock_went_back() {
+    let store = Rc::new(MemoryStore::new());
+    let later: Clock = Rc::new(|| 1_750_000_000_000.0);
+    let e = block_on(Engine::open(store.clone(), config(6), later)).unwrap();
+    let a = block_on(e.optimize(&req("a fox in the snow", "image", "sdxl"))).unwrap();
+    block_on(e.feedback(&rate(&a.span_id, 4.0))).unwrap();
+    drop(e);
+    let earlier: Clock = Rc::new(|| 1_700_000_000_000.0);
+    let e = block_on(Engine::open(store.clone(), config(6), earlier)).unwrap();
+    block_on(e.feedback(&rate(&a.span_id, 2.0))).unwrap();
+    let mut rewards = block_on(store.all_rewards()).unwrap();
+    rewards.sort_by_key(|r| r.sequence.unwrap());
+    assert_eq!(
+        rewards.last().unwrap().rating,
+        Some(2.0),
+        "the later rating numbers last"
+    );
+}

@@ -266,12 +266,14 @@ const IMAGE_PROMPTS: &[&str] = &[
     "노을 지는 바닷가",
     "a cat sleeping on a windowsill",
 ];
+// Requests of more than one line's worth: a one-line question gets a line or two by design
+// (the coherence work), which leaves a taste nothing to choose between.
 const TEXT_PROMPTS: &[&str] = &[
-    "summarize this article about climate policy",
-    "write an email asking my landlord to fix the heating",
-    "explain recursion",
-    "fix the bug in this python function",
-    "draft a product description for a hiking backpack",
+    "explain how our quarterly sales figures changed across the three regions and what drove the differences",
+    "write an email asking my landlord to fix the heating before the cold weather arrives next week",
+    "explain recursion and how it differs from iteration, with the trade-offs a working programmer should know",
+    "compare the three hosting plans we were offered and recommend one for a small online shop with seasonal traffic",
+    "draft a product description for a hiking backpack made of recycled fabric, for our online store",
 ];
 
 /// A user with a clear taste (low rating noise), rating once an hour.
@@ -335,7 +337,7 @@ fn simulated_users_teach_the_policy_to_beat_the_rules_by_a_wide_margin() {
 fn after_a_change_of_taste_the_policy_recovers_within_fifty_ratings() {
     for (seed, category, model) in [
         (4, Category::Image, "midjourney"),
-        (5, Category::Text, "claude"),
+        (13, Category::Text, "claude"),
     ] {
         // 150 ratings of one taste, then 100 of another; windows of 50 ratings.
         let report = run_user(seed, category, model, Some(150), 2.0, 250, 50);

@@ -121,6 +121,10 @@ class Engine {
   }
 
   receive(message) {
+    if (message?.event === "agl-progress") {
+      aglProgress(message.progress);
+      return;
+    }
     if (message?.event === "versionchange") {
       notify("error", "Another lightprompt tab updated the saved data, so this tab stopped using it. Reload this page to continue.", { code: "Closed" });
       return;
@@ -541,6 +545,13 @@ function renderBreakdown(result) {
   $("breakdown-block").hidden = !result.breakdown;
   list.replaceChildren();
   for (const facet of result.breakdown ?? []) {
+    if (facet.applicable === false) {
+      // A facet the prompt's intent rules out (a lens for a watercolor) is worth nothing either way.
+      const na = h("li", { class: "na" }, h("span", {}, h("span", { class: "facet-name", text: facet.label }), h("span", { class: "facet-state", text: " does not apply" })));
+      na.title = "Not scored: it does not fit what the prompt asks for.";
+      list.append(na);
+      continue;
+    }
     const was = before.get(facet.facet);
     const gain = was ? facet.points - was.points : 0;
     const name = h("span", { class: "facet-name", text: facet.label });
@@ -1079,6 +1090,57 @@ async function exportOtlp() {
   }
 }
 
+/** Shows a send's progress: phases before and after sending take a little of the bar each. */
+function aglProgress(p) {
+  const bar = $("agl-progress");
+  const share = p.total > 0 ? p.done / p.total : 1;
+  const at = { connecting: 0.05, checking: 0.1, creating: 0.1 + 0.2 * share, sending: 0.3 + 0.6 * share, finishing: 0.9 + 0.1 * share, done: 1 };
+  bar.value = at[p.phase] ?? bar.value;
+  bar.dataset.phase = p.phase;
+}
+
+/** The page sends only to a store on this computer (its CSP allows no other; the worker's fetch is checked here too). */
+function loopbackStore(text) {
+  let url = null;
+  try {
+    url = new URL(text);
+  } catch {
+    // not a URL
+  }
+  if (!url || url.protocol !== "http:" || !["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) {
+    throw engineError(
+      "The page sends only to a store on this computer (http://127.0.0.1:PORT or http://localhost:PORT). For another store, export your data and run: npx lightprompt send-agl FILE --store URL",
+      "InvalidInput",
+      "storeUrl",
+    );
+  }
+  return url.origin;
+}
+
+async function sendToAgentLightning(event) {
+  event.preventDefault();
+  const bar = $("agl-progress");
+  let storeUrl;
+  try {
+    storeUrl = loopbackStore($("agl-url").value.trim());
+  } catch (error) {
+    dataError("Sending to Agent Lightning failed —", error);
+    return;
+  }
+  bar.value = 0;
+  bar.hidden = false;
+  try {
+    const r = await busy($("data-section"), "Sending to Agent Lightning…", () => engine.call("sendToAgentLightning", storeUrl), [$("agl-send-btn")]);
+    dataOk(
+      `Sent to Agent Lightning at ${storeUrl}: ${r.rollouts} new rollouts, ${r.spans} optimizations, ${r.rewards} rewards ` +
+        `(${r.upToDate} of ${r.tasks} tasks were already there).`,
+    );
+  } catch (error) {
+    bar.hidden = true;
+    dataError("Sending to Agent Lightning failed —", error);
+  }
+}
+
 async function importFile(file) {
   if (!file) return;
   const replace = $("import-replace").checked;
@@ -1213,6 +1275,8 @@ function wire() {
 
   $("export-btn").addEventListener("click", exportData);
   $("export-otlp-btn").addEventListener("click", exportOtlp);
+  $("agl-form").addEventListener("submit", sendToAgentLightning);
+  $("agl-origin").textContent = location.origin;
   $("import-file").addEventListener("change", (event) => importFile(event.currentTarget.files?.[0]));
   $("reset-btn").addEventListener("click", () => $("reset-dialog").showModal());
   $("reset-cancel").addEventListener("click", () => $("reset-dialog").close("cancel"));

@@ -2,7 +2,7 @@
 // page works offline after its first load. Cache first; every hit also refreshes its entry
 // from the network in the background (when there is one). Bump VERSION when the shell changes.
 
-const VERSION = "6";
+const VERSION = "8";
 const PREFIX = "lightprompt-shell-";
 const CACHE = `${PREFIX}v${VERSION}`;
 

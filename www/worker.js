@@ -50,6 +50,9 @@ const methods = {
   exportData: () => engine.exportData(),
   importData: (document, options) => engine.importData(document, options ?? {}),
   exportOtlp: () => engine.exportOtlp(),
+  /** One send at a time (the page disables its button): progress goes out as events. */
+  sendToAgentLightning: (storeUrl) =>
+    engine.sendToAgentLightning({ storeUrl, onProgress: (progress) => self.postMessage({ event: "agl-progress", progress }) }),
   clear: () => engine.clear(),
   calculateReward: (signals) => calculateReward(signals),
   /** Export as JSON text, so the page gets one string instead of a large object graph. */

@@ -891,6 +891,9 @@ pub fn keyword_action(rule: &'static TermRule, prior: f64) -> Option<Action> {
         facet: rule.facet?,
         prior,
         tags: Cow::Borrowed(rule.tags.as_slice()),
+        // The optimizer gives a keyword its facet's `fits` and `not`.
+        fits: Cow::Borrowed(&[]),
+        not: Cow::Borrowed(&[]),
         emphasis: 1.0,
         words: Cow::Borrowed(rule.words.as_slice()),
     })

@@ -1,8 +1,11 @@
-//! Prompt analysis: which facets a prompt covers, which tags it carries, which of its
-//! modifiers contradict each other, and which words it repeats.
+//! Prompt analysis: which facets a prompt covers, what it intends (medium, palette, time,
+//! framing, the kind of its main subject; for text the task, the stated constraints and the
+//! size of the request), which of its modifiers contradict each other, and which words it
+//! repeats. Computed once per prompt and read by slot building, the adapters, the score and
+//! the suggestions.
 
 use super::category::{Category, Facet, Tag};
-use super::rules::{rules, CategoryRules, Rules, TermMatch};
+use super::rules::{rules, CategoryRules, FacetRules, Rules, TermMatch};
 use super::tokenize::{tokenize, Token};
 use crate::error::Result;
 
@@ -15,6 +18,73 @@ pub struct FacetPresence {
     pub present: bool,
     /// The rule terms (or, for a subject found by elimination, the words) that show it.
     pub evidence: Vec<String>,
+    /// Whether the facet applies to this prompt: present, or fitting its intent (a lens
+    /// does not apply to a watercolor, a role line not to a one-line question). Facets that
+    /// do not apply are neither scored, suggested nor filled.
+    pub applicable: bool,
+}
+
+/// What the prompt intends, as tags (`medium:painted`, `technique:watercolor`,
+/// `palette:mono`, `subject:bird`, `task:poem`, `size:short`, ...): the values it states,
+/// what its words imply where it states nothing else (a pencil sketch is monochrome), the
+/// kinds of its main subject only (the first one named), and intents derived from
+/// combinations (`task:code-fix`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Intent {
+    /// The intent tags, sorted and unique.
+    pub tags: Vec<Tag>,
+    /// Per facet of the category (in [`Category::facets`] order): whether the intent admits
+    /// it (its `fits`, `not` and the profiles), whatever the prompt covers.
+    pub open: Vec<bool>,
+    /// Most edits the intent calls for (a short factual question needs one), if limited.
+    pub max_edits: Option<usize>,
+}
+
+impl Intent {
+    /// Whether the intent carries `tag`.
+    pub fn has(&self, tag: &Tag) -> bool {
+        self.tags.contains(tag)
+    }
+
+    /// The same intent with `extra` tags (edits already chosen) added; facets only close.
+    pub fn with(&self, table: &CategoryRules, extra: &[Tag]) -> Intent {
+        let mut tags = self.tags.clone();
+        tags.extend(extra.iter().copied());
+        tags.sort();
+        tags.dedup();
+        let open = table
+            .facets
+            .iter()
+            .zip(&self.open)
+            .map(|(rule, &was)| was && facet_fits(rule, &tags))
+            .collect();
+        Intent {
+            tags,
+            open,
+            max_edits: self.max_edits,
+        }
+    }
+}
+
+/// Whether tags satisfy a `fits` list: on each axis it names, some value of `tags` on that
+/// axis (if there is one) is listed.
+pub fn fits(fits: &[Tag], tags: &[Tag]) -> bool {
+    fits.iter().all(|f| {
+        let mut stated = tags.iter().filter(|t| t.axis == f.axis).peekable();
+        stated.peek().is_none()
+            || stated.any(|t| fits.iter().any(|g| g.axis == t.axis && g.value == t.value))
+    })
+}
+
+/// Whether tags satisfy a `when` list: on each axis it names, one of its values is present
+/// (`when=time:golden,palette:mono`: a golden-hour prompt in black and white).
+pub fn when_holds(when: &[Tag], tags: &[Tag]) -> bool {
+    when.iter()
+        .all(|w| when.iter().any(|v| v.axis == w.axis && tags.contains(v)))
+}
+
+fn facet_fits(rule: &FacetRules, tags: &[Tag]) -> bool {
+    fits(&rule.fits, tags) && !rule.not.iter().any(|t| tags.contains(t))
 }
 
 /// Two modifiers of the prompt that contradict each other.
@@ -24,7 +94,7 @@ pub struct Conflict {
     pub first: String,
     /// The second term.
     pub second: String,
-    /// The axis they disagree on (`realism`, `brightness`, ...).
+    /// The axis they disagree on (`medium`, `brightness`, ...).
     pub axis: &'static str,
 }
 
@@ -39,8 +109,11 @@ pub struct Analysis {
     pub matches: Vec<TermMatch>,
     /// One entry per facet of the category, in [`Category::facets`] order.
     pub facets: Vec<FacetPresence>,
-    /// Tags set by the terms found (sorted, unique).
+    /// The intent's tags (see [`Intent`]); the same as `intent.tags`, kept at hand because
+    /// every reader checks them.
     pub tags: Vec<Tag>,
+    /// What the prompt intends.
+    pub intent: Intent,
     /// Contradicting modifiers the user wrote.
     pub conflicts: Vec<Conflict>,
     /// Number of content words (not stop words).
@@ -56,9 +129,17 @@ impl Analysis {
         self.facets.iter().any(|f| f.facet == facet && f.present)
     }
 
-    /// Facets of the category that the prompt does not cover.
+    /// Whether `facet` applies to this prompt (see [`FacetPresence::applicable`]).
+    pub fn applies(&self, facet: Facet) -> bool {
+        self.facets.iter().any(|f| f.facet == facet && f.applicable)
+    }
+
+    /// Facets of the category that apply but the prompt does not cover.
     pub fn missing(&self) -> impl Iterator<Item = Facet> + '_ {
-        self.facets.iter().filter(|f| !f.present).map(|f| f.facet)
+        self.facets
+            .iter()
+            .filter(|f| !f.present && f.applicable)
+            .map(|f| f.facet)
     }
 
     /// Whether `tag` would contradict a tag of the prompt.
@@ -82,13 +163,30 @@ impl Analysis {
     }
 }
 
-/// Analyzes `text` as a prompt of `category`.
+/// Analyzes `text` as a prompt of `category`, reading its intent from its own words.
 pub fn analyze(category: Category, text: &str) -> Result<Analysis> {
     let rules = rules()?;
-    Ok(analyze_with(rules, rules.category(category), text))
+    Ok(analyze_with(rules, rules.category(category), text, None))
 }
 
-fn analyze_with(rules: &Rules, table: &CategoryRules, text: &str) -> Analysis {
+/// Analyzes a rewrite of a prompt under the prompt's intent (so the rewrite is judged by what
+/// the user asked for, not by what its own additions say).
+pub fn analyze_rewrite(category: Category, text: &str, intent: &Intent) -> Result<Analysis> {
+    let rules = rules()?;
+    Ok(analyze_with(
+        rules,
+        rules.category(category),
+        text,
+        Some(intent),
+    ))
+}
+
+fn analyze_with(
+    rules: &Rules,
+    table: &CategoryRules,
+    text: &str,
+    given: Option<&Intent>,
+) -> Analysis {
     let tokens = tokenize(text);
     let matches = table.match_terms(&tokens);
 
@@ -100,9 +198,9 @@ fn analyze_with(rules: &Rules, table: &CategoryRules, text: &str) -> Analysis {
             facet,
             present: false,
             evidence: Vec::new(),
+            applicable: true,
         })
         .collect();
-    let mut tags: Vec<Tag> = Vec::new();
     let mut covered = vec![false; tokens.len()];
     for m in &matches {
         let term = &table.terms[m.term as usize];
@@ -115,10 +213,17 @@ fn analyze_with(rules: &Rules, table: &CategoryRules, text: &str) -> Analysis {
             }
             covered[m.first..m.first + m.len].fill(true);
         }
-        tags.extend(term.tags.iter().copied());
     }
-    tags.sort();
-    tags.dedup();
+
+    // A stated count ("in 50 words", "3문장으로") is a constraint no term list can hold.
+    let count = stated_count(&tokens);
+    if let (Some(evidence), Some(p)) = (
+        count.as_ref().filter(|_| table.category == Category::Text),
+        facets.iter_mut().find(|p| p.facet == Facet::Constraints),
+    ) {
+        p.present = true;
+        p.evidence.push(evidence.clone());
+    }
 
     // A subject is often a word no rule knows ("a capybara"): any content word that is not a
     // rule term, a number or generic praise names the subject.
@@ -142,6 +247,13 @@ fn analyze_with(rules: &Rules, table: &CategoryRules, text: &str) -> Analysis {
         }
     }
 
+    let intent = match given {
+        Some(intent) => intent.clone(),
+        None => read_intent(rules, table, text, &tokens, &matches),
+    };
+    for (presence, &open) in facets.iter_mut().zip(&intent.open) {
+        presence.applicable = presence.present || open;
+    }
     let conflicts = find_conflicts(table, &matches);
     let content_words = tokens.iter().filter(|t| rules.is_content_word(t)).count();
     let repeated = find_repeats(rules, text, &tokens, table.category);
@@ -150,10 +262,242 @@ fn analyze_with(rules: &Rules, table: &CategoryRules, text: &str) -> Analysis {
         tokens,
         matches,
         facets,
-        tags,
+        tags: intent.tags.clone(),
+        intent,
         conflicts,
         content_words,
         repeated,
+    }
+}
+
+/// Reads the intent of a prompt from the terms found (see [`Intent`]).
+fn read_intent(
+    rules: &Rules,
+    table: &CategoryRules,
+    text: &str,
+    tokens: &[Token],
+    matches: &[TermMatch],
+) -> Intent {
+    let mut stated: Vec<Tag> = Vec::new();
+    let mut implied: Vec<Tag> = Vec::new();
+    // The main subject is the first one named: "a hummingbird at a red flower" is about a
+    // bird, and the flower's edits do not apply.
+    let mut subject_seen = false;
+    for (i, m) in matches.iter().enumerate() {
+        let term = &table.terms[m.term as usize];
+        // In Korean the head noun comes last: in "들판의 여우" (a fox of the meadow) the
+        // meadow is a modifier, marked by the particle after it.
+        let qualified_next = tokens
+            .get(m.first + m.len)
+            .is_some_and(|next| rules.qualifiers.contains(&next.norm));
+        let modifier =
+            qualified_next || korean_modifier(&tokens[m.first + m.len - 1], term.words.last());
+        let names_subject = !modifier && term.tags.iter().any(|t| t.axis == SUBJECT);
+        // A term that an earlier one overlaps is qualified by it: in "colored pencil
+        // drawing", "pencil drawing" says nothing the earlier term already decides and
+        // implies no monochrome.
+        let qualifier = matches[..i]
+            .iter()
+            .rev()
+            .find(|k| k.first + k.len > m.first)
+            .map(|k| &table.terms[k.term as usize]);
+        for t in &term.tags {
+            let decided = qualifier.is_some_and(|q| q.tags.iter().any(|u| u.axis == t.axis));
+            let subject_ok = t.axis != SUBJECT || (!subject_seen && !modifier);
+            if subject_ok && !decided {
+                stated.push(*t);
+            }
+        }
+        subject_seen |= names_subject;
+        if qualifier.is_none() {
+            implied.extend(term.implies.iter().copied());
+        }
+    }
+    for t in implied {
+        let axis_stated = stated.iter().any(|s| s.axis == t.axis);
+        if !axis_stated || (t.is_multi_valued() && t.axis != SUBJECT && !stated.contains(&t)) {
+            stated.push(t);
+        }
+    }
+    stated.push(size_of(text, tokens));
+    if let Some(count) = stated_count(tokens).filter(|_| table.category == Category::Text) {
+        stated.push(Tag {
+            axis: "limit",
+            value: "count",
+        });
+        // "In three sentences" asks for sentences, not a list or sections.
+        if ["sentence", "line", "문장", "줄"]
+            .iter()
+            .any(|u| count.contains(u))
+        {
+            stated.push(Tag {
+                axis: "shape",
+                value: "sentence",
+            });
+        }
+    }
+    let trimmed = text.trim_end();
+    if trimmed.ends_with('?') || trimmed.ends_with('？') {
+        stated.push(Tag {
+            axis: "form",
+            value: "question",
+        });
+    }
+    // The task and the medium keep one value: the first named ("summarize this poem" is a
+    // summary, "a photo of a watercolor" a photo), the last in Korean, where the head and the
+    // verb come last ("유화를 찍은 사진" is a photo, "편지에서 … 추출해줘" an extraction).
+    let head_last = tokens.iter().filter(|t| t.is_hangul()).count() * 2 > tokens.len();
+    for axis in [TASK, MEDIUM] {
+        let values: Vec<usize> = (0..stated.len())
+            .filter(|&i| stated[i].axis == axis)
+            .collect();
+        if values.len() > 1 {
+            let keep = if head_last {
+                values[values.len() - 1]
+            } else {
+                values[0]
+            };
+            let kept = stated[keep];
+            stated.retain(|t| t.axis != axis || *t == kept);
+            if axis == MEDIUM {
+                // The techniques of the medium that lost go with it.
+                let techniques: Vec<Tag> = matches
+                    .iter()
+                    .map(|m| &table.terms[m.term as usize])
+                    .filter(|term| term.tags.contains(&kept))
+                    .flat_map(|term| term.tags.iter().copied())
+                    .filter(|t| t.axis == TECHNIQUE)
+                    .collect();
+                stated.retain(|t| t.axis != TECHNIQUE || techniques.contains(t));
+            }
+        }
+    }
+    for d in &table.derivations {
+        let current = stated.iter().position(|t| t.axis == d.tag.axis);
+        // A derivation fills a free axis, or refines the value it builds on (task:code
+        // with act:fix is task:code-fix).
+        let applies = match current {
+            None => true,
+            Some(_) if d.tag.is_multi_valued() => true,
+            Some(i) => d.needs.contains(&stated[i]),
+        };
+        if applies && d.needs.iter().all(|n| stated.contains(n)) && !stated.contains(&d.tag) {
+            if let Some(i) = current.filter(|_| !d.tag.is_multi_valued()) {
+                stated.remove(i);
+            }
+            stated.push(d.tag);
+        }
+    }
+    stated.sort();
+    stated.dedup();
+
+    let mut profile_facets: Option<Vec<Facet>> = None;
+    let mut max_edits: Option<usize> = None;
+    for p in table.profiles.iter().filter(|p| stated.contains(&p.when)) {
+        profile_facets = Some(match profile_facets {
+            None => p.facets.clone(),
+            Some(f) => f.into_iter().filter(|x| p.facets.contains(x)).collect(),
+        });
+        if let Some(m) = p.max_edits {
+            max_edits = Some(max_edits.map_or(m, |x: usize| x.min(m)));
+        }
+    }
+    let open = table
+        .facets
+        .iter()
+        .map(|rule| {
+            facet_fits(rule, &stated)
+                && profile_facets
+                    .as_ref()
+                    .is_none_or(|f| f.contains(&rule.facet))
+        })
+        .collect();
+    Intent {
+        tags: stated,
+        open,
+        max_edits,
+    }
+}
+
+const SUBJECT: &str = "subject";
+
+/// Units a request may count its answer in.
+const COUNT_UNITS: [&str; 13] = [
+    "word",
+    "words",
+    "sentence",
+    "sentences",
+    "line",
+    "lines",
+    "character",
+    "characters",
+    "단어",
+    "문장",
+    "줄",
+    "자",
+    "글자",
+];
+
+/// Numbers written as words, which a count may use ("in two sentences", "세 문장").
+const NUMBER_WORDS: [&str; 19] = [
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twenty",
+    "fifty", "hundred", "한", "두", "세", "네", "다섯", "열",
+];
+
+/// A number followed by a unit of length ("50 words", "3 문장"; Korean may attach the unit
+/// and a particle: "3문장으로"), as written.
+fn stated_count(tokens: &[Token]) -> Option<String> {
+    tokens.iter().enumerate().find_map(|(i, t)| {
+        let mut digits: String = t.norm.chars().take_while(char::is_ascii_digit).collect();
+        if digits.is_empty() && NUMBER_WORDS.contains(&t.norm.as_str()) {
+            digits = t.norm.clone();
+        }
+        if digits.is_empty() {
+            return None;
+        }
+        let rest = &t.norm[digits.len()..];
+        let unit = if rest.is_empty() {
+            tokens.get(i + 1).map(|n| n.norm.as_str())?
+        } else {
+            rest
+        };
+        COUNT_UNITS
+            .iter()
+            .any(|u| unit == *u || (!unit.is_ascii() && unit.starts_with(u)))
+            .then(|| format!("{digits} {unit}"))
+    })
+}
+const TASK: &str = "task";
+const MEDIUM: &str = "medium";
+const TECHNIQUE: &str = "technique";
+
+/// Whether a Hangul word carries a possessive or locative particle after `stem`
+/// ("들판의", "숲속에"), which makes the noun a modifier of what follows.
+fn korean_modifier(token: &Token, stem: Option<&String>) -> bool {
+    const PARTICLES: [&str; 9] = ["의", "에", "속", "위", "옆", "앞", "뒤", "아래", "가운데"];
+    match stem {
+        Some(stem) if token.is_hangul() && token.norm.len() > stem.len() => token
+            .norm
+            .get(stem.len()..)
+            .is_some_and(|rest| PARTICLES.iter().any(|p| rest.starts_with(p))),
+        _ => false,
+    }
+}
+
+/// `size:short` (one line of a dozen words or fewer: a question, not a brief), `size:long`
+/// (forty words or more, or several paragraphs) or `size:medium`.
+fn size_of(text: &str, tokens: &[Token]) -> Tag {
+    let lines = text.trim().lines().filter(|l| !l.trim().is_empty()).count();
+    let value = if lines <= 1 && tokens.len() <= 12 {
+        "short"
+    } else if tokens.len() >= 40 || lines >= 3 || text.trim().contains("\n\n") {
+        "long"
+    } else {
+        "medium"
+    };
+    Tag {
+        axis: "size",
+        value,
     }
 }
 
@@ -248,7 +592,7 @@ mod tests {
     fn detects_contradicting_modifiers() {
         let a = analyze(Category::Image, "photorealistic anime girl").unwrap();
         assert_eq!(a.conflicts.len(), 1, "{:?}", a.conflicts);
-        assert_eq!(a.conflicts[0].axis, "realism");
+        assert_eq!(a.conflicts[0].axis, "medium");
     }
 
     #[test]
@@ -270,6 +614,27 @@ mod tests {
         assert!(a.contains_words(&["golden".into(), "hour".into()]));
         assert!(!a.contains_words(&["hour".into(), "golden".into()]));
         assert!(!a.contains_words(&[]));
+    }
+
+    /// Every edit shows its own facet, so the rewrite is scored for what it adds (the
+    /// convention of the rule files; the subject facet enriches and needs no term).
+    #[test]
+    fn every_edit_shows_its_facet() {
+        let rules = rules().unwrap();
+        let mut missing = Vec::new();
+        for category in Category::ALL {
+            let table = rules.category(category);
+            for edit in &table.edits {
+                if edit.facet == Facet::Subject {
+                    continue;
+                }
+                let a = analyze(category, edit.text).unwrap();
+                if !a.has(edit.facet) {
+                    missing.push(format!("{} “{}”", edit.id, edit.text));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
     }
 
     #[test]

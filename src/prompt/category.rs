@@ -69,6 +69,8 @@ impl Category {
                 CameraMovement,
                 ShotType,
                 Lighting,
+                Environment,
+                Mood,
                 Style,
                 Pacing,
             ],
@@ -235,13 +237,16 @@ pub struct Tag {
 impl Tag {
     /// Axes on which a prompt may hold several values at once without contradiction
     /// (a prompt can show a person and an animal; it cannot be both photo and anime).
-    const MULTI_VALUED_AXES: [&'static str; 2] = ["subject", "domain"];
+    const MULTI_VALUED_AXES: [&'static str; 5] = ["subject", "domain", "technique", "act", "form"];
 
     /// Whether the two tags contradict each other.
     pub fn conflicts_with(&self, other: &Tag) -> bool {
-        self.axis == other.axis
-            && self.value != other.value
-            && !Self::MULTI_VALUED_AXES.contains(&self.axis)
+        self.axis == other.axis && self.value != other.value && !self.is_multi_valued()
+    }
+
+    /// Whether a prompt may hold several values of this tag's axis at once.
+    pub fn is_multi_valued(&self) -> bool {
+        Self::MULTI_VALUED_AXES.contains(&self.axis)
     }
 }
 

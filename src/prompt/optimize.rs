@@ -8,7 +8,7 @@
 //! original.
 
 use super::adapters::{resolve, Adapter, Budget, InlineParams, RenderEdit, RenderInput, Rendered};
-use super::analyze::{analyze, Analysis};
+use super::analyze::{analyze, analyze_rewrite, fits, when_holds, Analysis, Intent};
 use super::category::{Category, Facet, Tag};
 use super::options::{ModelOptions, Options};
 use super::rules::{rules, CategoryRules, FacetMode};
@@ -40,6 +40,10 @@ pub struct Action {
     pub prior: f64,
     /// Tags the action sets (for conflict checks).
     pub tags: Cow<'static, [Tag]>,
+    /// What the action fits (see [`crate::prompt::rules::EditRule::fits`]).
+    pub fits: Cow<'static, [Tag]>,
+    /// Tags of prompts it never goes on.
+    pub not: Cow<'static, [Tag]>,
     /// Attention weight for weighting syntaxes.
     pub emphasis: f32,
     /// Normalized words of `text` (for redundancy checks).
@@ -201,11 +205,23 @@ pub struct Optimization {
     pub aspect_ratio: Option<String>,
 }
 
-/// The default maximum number of edits, overridable by `options.maxEdits`.
-fn max_edits(adapter: &Adapter, options: &ModelOptions) -> usize {
-    options
-        .integer("maxEdits")
-        .map_or(adapter.max_edits, |n| n.clamp(0, 12) as usize)
+/// The most edits to add: `options.maxEdits` when given, else the adapter's default, cut to
+/// what the prompt's intent calls for (a one-line question needs one line, not a brief).
+fn max_edits(adapter: &Adapter, options: &ModelOptions, intent: &Intent) -> usize {
+    options.integer("maxEdits").map_or_else(
+        || {
+            intent
+                .max_edits
+                .map_or(adapter.max_edits, |m| m.min(adapter.max_edits))
+        },
+        |n| n.clamp(0, 12) as usize,
+    )
+}
+
+/// Whether an action fits the running tags (the prompt's intent plus the edits chosen so
+/// far): its `fits` hold and none of its `not` tags is present.
+fn action_fits(action: &Action, tags: &[Tag]) -> bool {
+    fits(&action.fits, tags) && !action.not.iter().any(|t| tags.contains(t))
 }
 
 /// Tags set by the rule terms in `text`.
@@ -225,6 +241,8 @@ fn skip_action() -> Action {
         facet: Facet::Subject,
         prior: -0.02,
         tags: Cow::Borrowed(&[]),
+        fits: Cow::Borrowed(&[]),
+        not: Cow::Borrowed(&[]),
         emphasis: 1.0,
         words: Cow::Borrowed(&[]),
     }
@@ -273,6 +291,8 @@ fn build_slots(
                 facet: Facet::Composition,
                 prior: if Some(*ratio) == preferred { 0.1 } else { -0.1 },
                 tags: Cow::Borrowed(&[]),
+                fits: Cow::Borrowed(&[]),
+                not: Cow::Borrowed(&[]),
                 emphasis: 1.0,
                 words: Cow::Borrowed(&[]),
             });
@@ -290,7 +310,9 @@ fn build_slots(
     for rule in facets {
         let present = analysis.has(rule.facet);
         let open = match rule.mode {
-            FacetMode::Fill => !present && !filled_by_options.contains(&rule.facet),
+            FacetMode::Fill => {
+                !present && analysis.applies(rule.facet) && !filled_by_options.contains(&rule.facet)
+            }
             FacetMode::Enrich => present,
         };
         if !open {
@@ -300,7 +322,9 @@ fn build_slots(
         for &e in &rule.edits {
             let edit = &table.edits[e];
             let applies = adapter.accepts(&edit.models)
-                && (edit.when.is_empty() || edit.when.iter().any(|t| analysis.has_tag(t)))
+                && when_holds(&edit.when, &analysis.tags)
+                && fits(&edit.fits, &analysis.tags)
+                && !edit.not.iter().any(|t| analysis.has_tag(t))
                 && !analysis.contains_words(&edit.words);
             if applies {
                 actions.push(Action {
@@ -309,6 +333,8 @@ fn build_slots(
                     facet: rule.facet,
                     prior: edit.prior,
                     tags: Cow::Borrowed(edit.tags.as_slice()),
+                    fits: Cow::Borrowed(edit.fits.as_slice()),
+                    not: Cow::Borrowed(edit.not.as_slice()),
                     emphasis: rule.emphasis,
                     words: Cow::Borrowed(edit.words.as_slice()),
                 });
@@ -361,11 +387,21 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
     let keywords = chooser.keyword_actions(&ctx);
     if !keywords.is_empty() {
         let mut actions = vec![skip_action()];
-        actions.extend(
-            keywords
-                .into_iter()
-                .filter(|k| !analysis.contains_words(&k.words)),
-        );
+        // A learned keyword obeys the prompt's intent like any edit: its facet must apply
+        // (no learned "bokeh" on a watercolor) and it takes its facet's `fits` and `not`.
+        actions.extend(keywords.into_iter().filter_map(|mut k| {
+            let rule = table.facet(k.facet)?;
+            if !analysis.applies(k.facet) || analysis.contains_words(&k.words) {
+                return None;
+            }
+            if k.fits.is_empty() {
+                k.fits = Cow::Borrowed(rule.fits.as_slice());
+            }
+            if k.not.is_empty() {
+                k.not = Cow::Borrowed(rule.not.as_slice());
+            }
+            action_fits(&k, &analysis.tags).then_some(k)
+        }));
         if actions.len() > 1 {
             // Learned keywords go first among edits: they are what this user asked for.
             let at = usize::from(slots.first().is_some_and(|s| s.id == ASPECT_RATIO_SLOT));
@@ -381,7 +417,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
 
     let budget = adapter.budget;
     let max_chars = options.integer("maxLength").map(|n| n.max(0) as usize);
-    let limit_edits = max_edits(adapter, &options);
+    let limit_edits = max_edits(adapter, &options, &analysis.intent);
     let separator = adapter.separator();
     let mut draft = text.to_string();
     for e in &option_edits {
@@ -426,6 +462,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
                 if a.tags
                     .iter()
                     .any(|t| tags.iter().any(|u| u.conflicts_with(t)))
+                    || !action_fits(a, &tags)
                 {
                     return false;
                 }
@@ -518,8 +555,10 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
     };
     let original = score_analysis(adapter, &analysis, text, &inline, None, max_chars)?;
     let mut rendered = render_with(&chosen);
+    // The rewrite is judged under the prompt's intent plus what the chosen edits say.
+    let rewrite_intent = analysis.intent.with(table, &tags);
     let (mut optimized, mut final_analysis) =
-        score_rendered(adapter, input.category, &rendered, max_chars)?;
+        score_rendered(adapter, &rendered, max_chars, &rewrite_intent)?;
     // The optimized prompt never scores below the original: drop edits from the end until
     // it does not (rare; e.g. an estimate that undercounted a budget).
     while optimized.total < original.total {
@@ -536,7 +575,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
         ));
         rendered = render_with(&chosen);
         (optimized, final_analysis) =
-            score_rendered(adapter, input.category, &rendered, max_chars)?;
+            score_rendered(adapter, &rendered, max_chars, &rewrite_intent)?;
     }
     if optimized.total < original.total {
         // Even the bare rendering scores lower (the user's own syntax was better): keep the
@@ -636,19 +675,21 @@ fn score_analysis(
 
 fn score_rendered(
     adapter: &Adapter,
-    category: Category,
     rendered: &Rendered,
     max_chars: Option<usize>,
+    intent: &Intent,
 ) -> Result<(QualityScore, Analysis)> {
     let (text, inline) = adapter.split_inline(&rendered.prompt);
-    score_text(
+    let analysis = analyze_rewrite(adapter.category, text, intent)?;
+    let quality = score_analysis(
         adapter,
-        category,
+        &analysis,
         text,
         &inline,
         rendered.negative_prompt.as_deref(),
         max_chars,
-    )
+    )?;
+    Ok((quality, analysis))
 }
 
 /// Scores a prompt as written, without optimizing it.

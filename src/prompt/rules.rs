@@ -45,6 +45,9 @@ pub struct TermRule {
     pub facet: Option<Facet>,
     /// Tags it sets.
     pub tags: Vec<Tag>,
+    /// Tags it implies unless the prompt states another value on the same axis (written
+    /// `~axis:value`): a pencil sketch is monochrome unless the prompt names colours.
+    pub implies: Vec<Tag>,
 }
 
 /// A candidate edit: text the optimizer may add for a facet.
@@ -62,6 +65,13 @@ pub struct EditRule {
     pub tags: Vec<Tag>,
     /// The edit is offered only if the prompt has one of these tags (empty: always).
     pub when: Vec<Tag>,
+    /// What the edit fits: on each axis named here, the prompt's value (if it states one)
+    /// must be one of those listed (`fits=medium:photo/3d`: a lens fits a photograph, a
+    /// render or a prompt that names no medium). Includes the facet's own `fits`.
+    pub fits: Vec<Tag>,
+    /// The edit is never offered when the prompt carries one of these tags (`not=task:poem`).
+    /// Includes the facet's own `not`.
+    pub not: Vec<Tag>,
     /// The edit is offered only for these adapter ids or families (empty: all models).
     pub models: Vec<&'static str>,
     /// Prior estimate of its effect on reward, in reward units; the rule-only policy picks
@@ -84,6 +94,35 @@ pub struct FacetRules {
     pub edits: Vec<usize>,
     /// Number of detection terms (for documentation and tests).
     pub term_count: usize,
+    /// When the facet applies at all (same meaning as an edit's `fits`): a lens means
+    /// nothing to a watercolor, so there the camera facet is neither scored nor filled.
+    pub fits: Vec<Tag>,
+    /// The facet does not apply when the prompt carries one of these tags.
+    pub not: Vec<Tag>,
+}
+
+/// What a prompt of some intent needs: only these facets apply, and at most so many
+/// edits are added (`profile task:factual facets=format max=1`). Where several profiles
+/// match, the facets they share apply and the smallest maximum holds.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// The intent tag that selects the profile.
+    pub when: Tag,
+    /// Facets that apply (empty: none besides the always-open subject or task).
+    pub facets: Vec<Facet>,
+    /// Most edits added, if limited.
+    pub max_edits: Option<usize>,
+}
+
+/// An intent read from a combination of tags (`derive task:code-fix | domain:code act:fix`):
+/// when the prompt carries every tag on the right and no value on the left tag's axis, the
+/// left tag is added. Derivations run in file order.
+#[derive(Debug, Clone)]
+pub struct Derivation {
+    /// The tag added.
+    pub tag: Tag,
+    /// Tags that must all be present.
+    pub needs: Vec<Tag>,
 }
 
 /// All rules of one category, indexed.
@@ -97,6 +136,10 @@ pub struct CategoryRules {
     pub terms: Vec<TermRule>,
     /// Every candidate edit.
     pub edits: Vec<EditRule>,
+    /// Proportion rules by intent.
+    pub profiles: Vec<Profile>,
+    /// Intents derived from combinations of tags.
+    pub derivations: Vec<Derivation>,
     by_first_word: HashMap<String, Vec<u32>>,
     hangul_terms: Vec<u32>,
     edit_index: HashMap<String, usize>,
@@ -121,6 +164,8 @@ pub struct Rules {
     pub stopwords: HashSet<String>,
     /// Generic praise that does not name a subject ("beautiful", "amazing", ...).
     pub filler: HashSet<String>,
+    /// Words after a noun that make it a modifier of something else ("cat-shaped").
+    pub qualifiers: HashSet<String>,
 }
 
 impl Rules {
@@ -241,6 +286,7 @@ fn normalized_words(text: &str) -> Vec<String> {
 fn parse_all() -> std::result::Result<Rules, String> {
     let mut stopwords = HashSet::new();
     let mut filler = HashSet::new();
+    let mut qualifiers = HashSet::new();
     for (n, raw) in COMMON_RULES.lines().enumerate() {
         let line = strip_comment(raw);
         if line.is_empty() {
@@ -252,6 +298,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
         let target = match head.trim() {
             "stopwords" => &mut stopwords,
             "filler" => &mut filler,
+            "qualifiers" => &mut qualifiers,
             other => return Err(format!("common.rules:{}: unknown list {other:?}", n + 1)),
         };
         for word in content.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -272,6 +319,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
         categories,
         stopwords,
         filler,
+        qualifiers,
     })
 }
 
@@ -296,11 +344,36 @@ fn parse_tag(text: &'static str) -> std::result::Result<Tag, String> {
     }
 }
 
+/// Parses `a:b,c:d/e` (a slash lists alternative values on one axis: `c:d`, `c:e`).
 fn parse_tag_list(text: &'static str) -> std::result::Result<Vec<Tag>, String> {
-    text.split(',')
-        .filter(|t| !t.is_empty())
-        .map(parse_tag)
-        .collect()
+    let mut tags = Vec::new();
+    for item in text.split(',').filter(|t| !t.is_empty()) {
+        let first = parse_tag(item)?;
+        for value in first.value.split('/') {
+            if value.is_empty() {
+                return Err(format!("bad tag {item:?}; empty alternative"));
+            }
+            tags.push(Tag {
+                axis: first.axis,
+                value,
+            });
+        }
+    }
+    Ok(tags)
+}
+
+/// An edit's own `fits` plus the facet's on every axis the edit does not name.
+fn merge_fits(own: &mut Vec<Tag>, facet: &[Tag]) {
+    let named: Vec<&str> = own.iter().map(|t| t.axis).collect();
+    own.extend(facet.iter().filter(|t| !named.contains(&t.axis)).copied());
+}
+
+fn merge_not(own: &mut Vec<Tag>, facet: &[Tag]) {
+    for t in facet {
+        if !own.contains(t) {
+            own.push(*t);
+        }
+    }
 }
 
 type ParseError = (usize, String);
@@ -313,6 +386,8 @@ fn parse_category(
     let mut facets: Vec<FacetRules> = Vec::new();
     let mut terms: Vec<TermRule> = Vec::new();
     let mut edits: Vec<EditRule> = Vec::new();
+    let mut profiles: Vec<Profile> = Vec::new();
+    let mut derivations: Vec<Derivation> = Vec::new();
     // None: the tag-only `context` section.
     let mut current: Option<Facet> = None;
     let mut in_section = false;
@@ -348,9 +423,14 @@ fn parse_category(
                     emphasis: 1.0,
                     edits: Vec::new(),
                     term_count: 0,
+                    fits: Vec::new(),
+                    not: Vec::new(),
                 };
                 for setting in words {
+                    let setting = static_slice(source, setting);
                     match setting.split_once('=') {
+                        Some(("fits", v)) => rules.fits = parse_tag_list(v).map_err(|e| (n, e))?,
+                        Some(("not", v)) => rules.not = parse_tag_list(v).map_err(|e| (n, e))?,
                         Some(("weight", v)) => {
                             rules.weight = v.parse().map_err(|_| (n, format!("bad weight {v}")))?
                         }
@@ -392,15 +472,23 @@ fn parse_category(
                         ..t.clone()
                     });
                 }
+                let (own_fits, own_not) = facets
+                    .iter()
+                    .find(|f| f.facet == target)
+                    .map(|f| (f.fits.clone(), f.not.clone()))
+                    .unwrap_or_default();
                 if let Some(src) = from.facet(facet) {
                     for &e in &src.edits {
                         let edit = &from.edits[e];
                         let name = edit.id.rsplit('.').next().unwrap_or_default();
-                        edits.push(EditRule {
+                        let mut copy = EditRule {
                             id: format!("{}.{}.{}", category.as_str(), target.as_str(), name),
                             facet: target,
                             ..edit.clone()
-                        });
+                        };
+                        merge_fits(&mut copy.fits, &own_fits);
+                        merge_not(&mut copy.not, &own_not);
+                        edits.push(copy);
                     }
                 }
             }
@@ -409,10 +497,15 @@ fn parse_category(
                     return Err((n, "terms outside a section".to_string()));
                 }
                 let content = content.ok_or((n, "terms without '|'".to_string()))?;
-                let tags = words
-                    .map(|w| parse_tag(static_slice(source, w)))
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| (n, e))?;
+                let mut tags = Vec::new();
+                let mut implies = Vec::new();
+                for w in words {
+                    let w = static_slice(source, w);
+                    match w.strip_prefix('~') {
+                        Some(weak) => implies.push(parse_tag(weak).map_err(|e| (n, e))?),
+                        None => tags.push(parse_tag(w).map_err(|e| (n, e))?),
+                    }
+                }
                 for term in content.split(',').map(str::trim).filter(|t| !t.is_empty()) {
                     let term = static_slice(source, term);
                     let words = normalized_words(term);
@@ -424,6 +517,7 @@ fn parse_category(
                         words,
                         facet: current,
                         tags: tags.clone(),
+                        implies: implies.clone(),
                     });
                 }
             }
@@ -441,6 +535,8 @@ fn parse_category(
                     words: normalized_words(text),
                     tags: Vec::new(),
                     when: Vec::new(),
+                    fits: Vec::new(),
+                    not: Vec::new(),
                     models: Vec::new(),
                     prior: 0.0,
                 };
@@ -452,6 +548,8 @@ fn parse_category(
                         }
                         Some(("tags", v)) => edit.tags = parse_tag_list(v).map_err(|e| (n, e))?,
                         Some(("when", v)) => edit.when = parse_tag_list(v).map_err(|e| (n, e))?,
+                        Some(("fits", v)) => edit.fits = parse_tag_list(v).map_err(|e| (n, e))?,
+                        Some(("not", v)) => edit.not = parse_tag_list(v).map_err(|e| (n, e))?,
                         Some(("models", v)) => {
                             edit.models = v.split(',').filter(|m| !m.is_empty()).collect()
                         }
@@ -461,7 +559,56 @@ fn parse_category(
                 if !(-1.0..=1.0).contains(&edit.prior) {
                     return Err((n, format!("prior of {name} outside [-1, 1]")));
                 }
+                if let Some(f) = facets.iter().find(|f| f.facet == facet) {
+                    merge_fits(&mut edit.fits, &f.fits);
+                    merge_not(&mut edit.not, &f.not);
+                }
                 edits.push(edit);
+            }
+            "profile" => {
+                let tag = words
+                    .next()
+                    .ok_or((n, "profile without a tag".to_string()))?;
+                let mut profile = Profile {
+                    when: parse_tag(static_slice(source, tag)).map_err(|e| (n, e))?,
+                    facets: Vec::new(),
+                    max_edits: None,
+                };
+                for setting in words {
+                    match setting.split_once('=') {
+                        Some(("facets", v)) => {
+                            for id in v.split(',').filter(|f| !f.is_empty()) {
+                                let facet =
+                                    Facet::parse(id).ok_or((n, format!("unknown facet {id:?}")))?;
+                                profile.facets.push(facet);
+                            }
+                        }
+                        Some(("max", v)) => {
+                            profile.max_edits =
+                                Some(v.parse().map_err(|_| (n, format!("bad max {v}")))?)
+                        }
+                        _ => return Err((n, format!("unknown profile setting {setting:?}"))),
+                    }
+                }
+                profiles.push(profile);
+            }
+            "derive" => {
+                let tag = words
+                    .next()
+                    .ok_or((n, "derive without a tag".to_string()))?;
+                let content = content.ok_or((n, "derive without '|'".to_string()))?;
+                let needs = content
+                    .split_whitespace()
+                    .map(|t| parse_tag(static_slice(source, t)))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| (n, e))?;
+                if needs.is_empty() {
+                    return Err((n, "derive needs at least one tag".to_string()));
+                }
+                derivations.push(Derivation {
+                    tag: parse_tag(static_slice(source, tag)).map_err(|e| (n, e))?,
+                    needs,
+                });
             }
             other => return Err((n, format!("unknown statement {other:?}"))),
         }
@@ -507,6 +654,8 @@ fn parse_category(
         facets: ordered,
         terms,
         edits,
+        profiles,
+        derivations,
         by_first_word,
         hangul_terms,
         edit_index,

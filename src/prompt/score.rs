@@ -14,7 +14,7 @@
 //! term can add in repetition penalties.
 
 use super::adapters::{Adapter, Budget, Family};
-use super::analyze::Analysis;
+use super::analyze::{fits, when_holds, Analysis};
 use super::category::{Category, Facet};
 use super::rules::{rules, FacetMode};
 use crate::error::Result;
@@ -30,6 +30,9 @@ pub struct FacetScore {
     pub label: &'static str,
     /// Whether the prompt covers it.
     pub present: bool,
+    /// Whether it applies to this prompt (no lens for a watercolor); a facet that does not
+    /// apply is worth no points and its weight goes to the others.
+    pub applicable: bool,
     /// Points earned.
     pub points: f64,
     /// Points possible.
@@ -122,7 +125,15 @@ pub fn score(input: &ScoreInput<'_>) -> Result<QualityScore> {
     let rules = rules()?;
     let analysis = input.analysis;
     let table = rules.category(analysis.category);
-    let total_weight: u32 = table.facets.iter().map(|f| f.weight).sum();
+    // Facets that do not apply to this prompt (a lens on a watercolor, a role for a
+    // one-line question) are left out, and the others share their points.
+    let total_weight: u32 = table
+        .facets
+        .iter()
+        .zip(&analysis.facets)
+        .filter(|(_, p)| p.applicable)
+        .map(|(f, _)| f.weight)
+        .sum();
     let scale = FACET_POINTS / f64::from(total_weight.max(1));
 
     let facets: Vec<FacetScore> = table
@@ -130,11 +141,16 @@ pub fn score(input: &ScoreInput<'_>) -> Result<QualityScore> {
         .iter()
         .zip(&analysis.facets)
         .map(|(rule, presence)| {
-            let max_points = round1(f64::from(rule.weight) * scale);
+            let max_points = if presence.applicable {
+                round1(f64::from(rule.weight) * scale)
+            } else {
+                0.0
+            };
             FacetScore {
                 facet: rule.facet,
                 label: rule.facet.label(),
                 present: presence.present,
+                applicable: presence.applicable,
                 points: if presence.present { max_points } else { 0.0 },
                 max_points,
                 evidence: presence.evidence.clone(),
@@ -203,7 +219,7 @@ pub fn score(input: &ScoreInput<'_>) -> Result<QualityScore> {
     let mut missing: Vec<(&FacetScore, &super::rules::FacetRules)> = facets
         .iter()
         .zip(&table.facets)
-        .filter(|(f, r)| !f.present && r.mode == FacetMode::Fill)
+        .filter(|(f, r)| !f.present && f.applicable && r.mode == FacetMode::Fill)
         .collect();
     missing.sort_by(|a, b| b.0.max_points.total_cmp(&a.0.max_points));
     for (facet, rule) in missing.iter().take(4) {
@@ -214,7 +230,9 @@ pub fn score(input: &ScoreInput<'_>) -> Result<QualityScore> {
             .filter(|e| {
                 input.adapter.accepts(&e.models)
                     && !e.tags.iter().any(|t| analysis.conflicts_with(t))
-                    && (e.when.is_empty() || e.when.iter().any(|t| analysis.has_tag(t)))
+                    && when_holds(&e.when, &analysis.tags)
+                    && fits(&e.fits, &analysis.tags)
+                    && !e.not.iter().any(|t| analysis.has_tag(t))
             })
             .collect();
         examples.sort_by(|a, b| b.prior.total_cmp(&a.prior));

@@ -52,7 +52,14 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         let mut end = start + c.len_utf8();
         let mut norm = String::with_capacity(8);
         push_lower(&mut norm, c);
+        let mut last = c;
         while let Some(&(i, next)) = chars.peek() {
+            // Korean particles attach to Latin words and numbers ("JSON으로", "3문장"): the
+            // change of script starts a new word.
+            if last.is_ascii_alphanumeric() && is_hangul(next) {
+                break;
+            }
+            last = next;
             if next.is_alphanumeric() {
                 push_lower(&mut norm, next);
                 end = i + next.len_utf8();

@@ -5,6 +5,7 @@
 //! Methods return Promises built from a clone of the engine handle, so no Rust borrow of the
 //! JS object outlives the call: concurrent calls from JS interleave safely.
 
+mod agl;
 mod progress;
 mod store;
 mod tabs;
@@ -687,11 +688,41 @@ impl LightPrompt {
         })
     }
 
-    /// Spans and rewards as OTLP/JSON traces with Agent Lightning's attributes.
-    #[wasm_bindgen(js_name = exportOtlp, unchecked_return_type = "Promise<OtlpDocument>")]
-    pub fn export_otlp(&self) -> Promise {
+    /// Spans and rewards as OTLP traces with Agent Lightning's attributes: OTLP/JSON, or
+    /// with `{ encoding: "protobuf" }` the protobuf bytes `/v1/traces` takes.
+    #[wasm_bindgen(js_name = exportOtlp, unchecked_return_type = "Promise<OtlpDocument | Uint8Array>")]
+    pub fn export_otlp(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "OtlpExportOptions")] options: Option<JsValue>,
+    ) -> Promise {
         let engine = self.engine.clone();
-        promise(async move { to_js(&engine.export_otlp().await?) })
+        promise(async move {
+            let options = object_or_empty(options.unwrap_or(JsValue::UNDEFINED));
+            reject_unknown(&options, &["encoding"], "")?;
+            let encoding = Reflect::get(&options, &"encoding".into()).unwrap_or(JsValue::UNDEFINED);
+            match encoding.as_string().as_deref() {
+                None if encoding.is_undefined() => to_js(&engine.export_otlp().await?),
+                Some("json") => to_js(&engine.export_otlp().await?),
+                Some("protobuf") => Ok(js_sys::Uint8Array::from(
+                    engine.export_otlp_protobuf().await?.as_slice(),
+                )
+                .into()),
+                _ => Err(Error::invalid(
+                    "encoding",
+                    "must be \"json\" (the default) or \"protobuf\"",
+                )),
+            }
+        })
+    }
+
+    /// Sends every task to an Agent Lightning store (`agl store`): one rollout per task,
+    /// spans and rewards as OTLP protobuf; a later send adds only what is new.
+    #[wasm_bindgen(js_name = sendToAgentLightning, unchecked_return_type = "Promise<AglSendResult>")]
+    pub fn send_to_agent_lightning(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "AglSendOptions")] options: JsValue,
+    ) -> Promise {
+        agl::send(self.engine.clone(), options)
     }
 
     /// Sets the reward function used when feedback has no explicit `reward` (`null` restores

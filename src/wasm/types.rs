@@ -54,7 +54,7 @@ const TYPES: &'static str = r#"
 /** Stable error codes: every rejected promise is a `LightPromptError`. */
 export type ErrorCode = "InvalidInput" | "NotFound" | "Duplicate" | "QuotaExceeded" | "Blocked"
   | "VersionError" | "Unavailable" | "Storage" | "Closed" | "Callback" | "Aborted"
-  | "NotInitialized" | "Internal";
+  | "NotInitialized" | "Internal" | "Unreachable" | "Refused" | "UnsupportedVersion";
 
 /** Where a tuner keeps its data. */
 export type StorageKind = "indexeddb" | "memory";
@@ -140,6 +140,8 @@ export interface FacetScore {
   facet: FacetId;
   label: string;
   present: boolean;
+  /** Whether the facet applies to this prompt (no lens for a watercolor); one that does not is worth no points. */
+  applicable: boolean;
   points: number;
   maxPoints: number;
   /** The words that show the facet. */
@@ -331,6 +333,8 @@ export interface Span {
   policyVersion: number;
   createdAt: number;
   durationMs: number;
+  /** Order of recording (increasing; absent in data recorded before lightprompt had it). */
+  sequence?: number;
   options: Record<string, OptionValue>;
   metadata: Record<string, unknown>;
 }
@@ -351,6 +355,8 @@ export interface Reward {
   feedbackText?: string;
   metadata: Record<string, unknown>;
   createdAt: number;
+  /** Order of recording, shared with spans (increasing within a task). */
+  sequence?: number;
 }
 
 export interface QueryRequest {
@@ -431,6 +437,11 @@ export interface OtlpSpan {
   endTimeUnixNano: string;
   attributes: OtlpAttribute[];
   status: { code: number };
+}
+
+/** Options of `exportOtlp`: JSON (the default) or the protobuf bytes of `/v1/traces`. */
+export interface OtlpExportOptions {
+  encoding?: "json" | "protobuf";
 }
 
 /** OTLP/JSON traces with Agent Lightning's attribute conventions. */

@@ -88,6 +88,7 @@ pub fn span(n: u64, category: Category, created_at: f64) -> Span {
         policy_version: 3,
         created_at,
         duration_ms: 0.25,
+        sequence: Some(n * 2),
         options: Default::default(),
         metadata: [("source".to_string(), serde_json::json!("conformance"))]
             .into_iter()
@@ -112,6 +113,7 @@ pub fn reward(n: u64, span_n: u64, category: Category, value: f64, created_at: f
         feedback_text: Some("좋아요 <b>nice</b>".to_string()),
         metadata: Default::default(),
         created_at,
+        sequence: Some(n * 2 + 1),
     }
 }
 

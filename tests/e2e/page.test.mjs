@@ -188,7 +188,8 @@ describe("lightprompt page", { timeout: 110_000 }, () => {
       "script-src 'self' 'wasm-unsafe-eval'",
       "style-src 'self'",
       "img-src 'self' data:",
-      "connect-src 'self'",
+      // Loopback only: the page may send to an Agent Lightning store on this computer.
+      "connect-src 'self' http://127.0.0.1:* http://localhost:*;",
       "worker-src 'self'",
       "manifest-src 'self'",
       "object-src 'none'",

@@ -149,12 +149,12 @@ describe("the packed package", () => {
     const out = execFileSync("npm", ["pack", "--dry-run", "--json", path.join(root, "pkg")], { encoding: "utf8" });
     const [info] = JSON.parse(out);
     const files = info.files.map((f) => f.path).sort();
-    assert.deepEqual(files, ["CHANGELOG.md", "LICENSE", "README.md", "core.cjs", "core.js", "glue_node.cjs", "glue_web.js",
+    assert.deepEqual(files, ["CHANGELOG.md", "LICENSE", "README.md", "bin/lightprompt.mjs", "core.cjs", "core.js", "glue_node.cjs", "glue_web.js",
       "lightprompt.d.cts", "lightprompt.d.ts", "lightprompt.js", "lightprompt_bg.wasm", "node.cjs", "node.mjs", "package.json"]);
     assert.equal(files.filter((f) => f.endsWith(".wasm")).length, 1);
     const pkg = JSON.parse(readFileSync(path.join(root, "pkg", "package.json"), "utf8"));
     // Every path package.json names exists in the tarball.
-    const named = [pkg.main, pkg.module, pkg.browser, pkg.types, pkg.unpkg, pkg.jsdelivr,
+    const named = [pkg.main, pkg.module, pkg.browser, pkg.types, pkg.unpkg, pkg.jsdelivr, ...Object.values(pkg.bin),
       ...JSON.stringify(pkg.exports).match(/"\.\/[^"]+"/g).map((s) => JSON.parse(s))];
     for (const p of named) assert.ok(files.includes(p.replace(/^\.\//, "")), `${p} is named in package.json but not packed`);
     console.log(`tarball ${(info.size / 1024).toFixed(0)} KB, unpacked ${(info.unpackedSize / 1024).toFixed(0)} KB, ${files.length} files`);

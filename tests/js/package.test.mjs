@@ -115,7 +115,8 @@ test("export, clear, import round trip; OTLP export; catalog", async () => {
   assert.deepEqual(again.rewards, doc.rewards);
   const otlp = await t.exportOtlp();
   const spans = otlp.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
-  assert.equal(spans.filter((s) => s.name === "agentlightning.reward").length, 3);
+  assert.equal(spans.filter((s) => s.name === "agentlightning.annotation").length, 3);
+  assert.equal(spans.filter((s) => s.name.startsWith("lightprompt.optimize.")).length, 3);
   const catalog = lp.supportedModels();
   const ids = catalog.categories.flatMap((c) => c.models.map((m) => m.id));
   assert.ok(ids.length >= 12 && ids.includes("midjourney-v6") && ids.includes("veo"));

@@ -312,11 +312,11 @@ pub(super) fn render_stable_diffusion(adapter: &Adapter, input: &RenderInput<'_>
         let photo = input
             .tags
             .iter()
-            .any(|t| t.axis == "realism" && t.value == "photo");
+            .any(|t| t.axis == "medium" && t.value == "photo");
         let drawn = input
             .tags
             .iter()
-            .any(|t| t.axis == "realism" && t.value == "drawn");
+            .any(|t| t.axis == "medium" && t.value != "photo");
         let style_guard: &[&str] = if photo {
             &["cartoon", "illustration"]
         } else if drawn {
@@ -465,7 +465,7 @@ pub(super) fn render_natural(adapter: &Adapter, input: &RenderInput<'_>) -> Rend
             let photo = input
                 .tags
                 .iter()
-                .any(|t| t.axis == "realism" && t.value == "photo");
+                .any(|t| t.axis == "medium" && t.value == "photo");
             let vivid = opts.flag("vivid").unwrap_or(!photo);
             out.parameters.insert(
                 "style".into(),

@@ -24,7 +24,7 @@ pub(super) fn render(adapter: &Adapter, input: &RenderInput<'_>) -> Rendered {
     } else if let Some(s) = sentence(&camera) {
         sentences.push(s);
     }
-    for group in [&[Lighting, Style][..], &[Pacing]] {
+    for group in [&[Lighting, Environment, Mood, Style][..], &[Pacing]] {
         if let Some(s) = sentence(&texts_for(input.edits, group)) {
             sentences.push(s);
         }
