@@ -7,7 +7,7 @@ PORT ?= 8080
 # chromedriver leaves temp files per run: keep them inside the build folder.
 export TMPDIR := $(BUILD)/tmp
 
-.PHONY: setup check test test-native test-wasm test-pkg test-e2e test-reliability test-fuzz test-bench test-agl pkg demo bench fuzz fmt clean
+.PHONY: setup check test test-native test-wasm test-pkg test-embed test-e2e test-reliability test-fuzz test-bench test-agl pkg demo bench fuzz fmt clean
 
 setup:
 	@mkdir -p $(TMPDIR)
@@ -34,6 +34,11 @@ pkg: setup
 test-pkg: pkg
 	node --test tests/js/
 
+# The packed package in real consumer apps: Vite, webpack, esbuild, a CDN page, Node ESM and
+# CJS, TypeScript (pinned tools in build/bundlers, from tests/embed/package.json).
+test-embed: pkg
+	node --test tests/embed/
+
 test-e2e: pkg
 	node --test tests/e2e/
 
@@ -58,9 +63,9 @@ test-bench: pkg
 	node scripts/bench.mjs --tiny
 
 ## Every test: formatting, lints (native and wasm32), native tests, wasm tests in headless
-## Chromium, the npm package installed and used from Node, the page end to end, a real Agent
-## Lightning store, the bench harness.
-test: check test-native test-wasm test-pkg test-e2e test-reliability test-agl test-fuzz test-bench
+## Chromium, the npm package installed and used from Node, the package embedded by real bundlers,
+## the page end to end, a real Agent Lightning store, the bench harness.
+test: check test-native test-wasm test-pkg test-embed test-e2e test-reliability test-agl test-fuzz test-bench
 	@echo "make test: all passed"
 
 ## Build the web package and serve www/ on 127.0.0.1.

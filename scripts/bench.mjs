@@ -12,7 +12,7 @@ const site = path.join(root, "build", "bench-site");
 rmSync(site, { recursive: true, force: true });
 mkdirSync(path.join(site, "pkg"), { recursive: true });
 cpSync(path.join(root, "bench"), site, { recursive: true });
-cpSync(path.join(root, "pkg", "web"), path.join(site, "pkg"), { recursive: true });
+cpSync(path.join(root, "www", "pkg"), path.join(site, "pkg"), { recursive: true });
 cpSync(path.join(root, "node_modules", "dexie", "dist", "dexie.mjs"), path.join(site, "dexie.mjs"));
 
 const port = await new Promise((resolve) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); }); });

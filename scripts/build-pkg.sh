@@ -1,70 +1,43 @@
 #!/usr/bin/env bash
-# Builds the npm package into pkg/: release wasm, wasm-bindgen for the web and Node targets,
-# wasm-opt from the npm binaryen (Debian's corrupts wasm-bindgen output), a package.json
-# with an exports map, the README and LICENSE; copies the web build into www/pkg for the
-# page; prints sizes.
+# Builds the npm package into pkg/: release wasm, wasm-bindgen for the web and Node targets
+# (one wasm file shared by both), wasm-opt from the npm binaryen (Debian's corrupts
+# wasm-bindgen output), the entries from src/wasm/js/ with their types and package.json
+# (scripts/pkg-files.mjs), README, CHANGELOG and LICENSE; copies the browser entry into
+# www/pkg for the page; prints sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --lib --target wasm32-unknown-unknown
 WASM=target/wasm32-unknown-unknown/release/lightprompt.wasm
 OUT=pkg
-rm -rf "$OUT.tmp" && mkdir -p "$OUT.tmp/web" "$OUT.tmp/node"
-wasm-bindgen "$WASM" --out-dir "$OUT.tmp/web" --target web --remove-name-section --remove-producers-section
-wasm-bindgen "$WASM" --out-dir "$OUT.tmp/node" --target nodejs --remove-name-section --remove-producers-section
-# Optional arguments: wasm-bindgen types `Option<JsValue>` with an unchecked type as required.
-for d in "$OUT.tmp/web/lightprompt.d.ts" "$OUT.tmp/node/lightprompt.d.ts"; do
-  sed -i -e 's/(options: LightPromptOptions)/(options?: LightPromptOptions)/' \
-         -e 's/(query: QueryRequest)/(query?: QueryRequest)/' \
-         -e 's/options: ImportOptions)/options?: ImportOptions)/' \
-         -e 's/(category: string, model?: string | null)/(category: Category, model?: string | null)/' \
-         -e '/\[Symbol.dispose\]()/d' "$d"   # needs lib esnext; free() does the same
-done
-for dir in web node; do
-  f="$OUT.tmp/$dir/lightprompt_bg.wasm"
-  node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-reference-types --enable-sign-ext --enable-mutable-globals "$f" -o "$f.opt"
-  mv "$f.opt" "$f"
-done
+GEN=build/bindgen
+rm -rf "$OUT.tmp" "$GEN" && mkdir -p "$OUT.tmp" "$GEN/web" "$GEN/node"
+wasm-bindgen "$WASM" --out-dir "$GEN/web" --target web --remove-name-section --remove-producers-section
+wasm-bindgen "$WASM" --out-dir "$GEN/node" --target nodejs --remove-name-section --remove-producers-section
+# Both targets get the same wasm, so the package ships one copy that every entry loads.
+cmp -s "$GEN/web/lightprompt_bg.wasm" "$GEN/node/lightprompt_bg.wasm" \
+  || { echo "build-pkg: the web and Node targets produced different wasm files" >&2; exit 1; }
+node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+  --enable-reference-types --enable-sign-ext --enable-mutable-globals \
+  "$GEN/web/lightprompt_bg.wasm" -o "$OUT.tmp/lightprompt_bg.wasm"
+# The glue sits next to the wasm, where both targets look for it by default.
+sed -e '/@ts-self-types/d' "$GEN/web/lightprompt.js" > "$OUT.tmp/glue_web.js"
+cp "$GEN/node/lightprompt.js" "$OUT.tmp/glue_node.cjs"
+grep -q '__dirname}/lightprompt_bg.wasm' "$OUT.tmp/glue_node.cjs" \
+  || { echo "build-pkg: the Node glue no longer loads lightprompt_bg.wasm from its folder" >&2; exit 1; }
 VERSION=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
-cat > "$OUT.tmp/package.json" <<JSON
-{
-  "name": "lightprompt",
-  "version": "$VERSION",
-  "description": "Offline, in-browser personal prompt tuner: rewrites prompts for image, video and text models and learns from your feedback (Rust + WebAssembly, IndexedDB).",
-  "license": "MIT",
-  "type": "module",
-  "main": "./node/lightprompt.js",
-  "module": "./web/lightprompt.js",
-  "types": "./web/lightprompt.d.ts",
-  "exports": {
-    ".": {
-      "types": "./web/lightprompt.d.ts",
-      "node": "./node/lightprompt.cjs",
-      "browser": "./web/lightprompt.js",
-      "import": "./web/lightprompt.js",
-      "default": "./web/lightprompt.js"
-    },
-    "./lightprompt_bg.wasm": "./web/lightprompt_bg.wasm",
-    "./package.json": "./package.json"
-  },
-  "bin": { "lightprompt": "./bin/lightprompt.mjs" },
-  "files": ["web/", "node/", "bin/", "README.md", "LICENSE"],
-  "sideEffects": ["./web/lightprompt.js"],
-  "keywords": ["prompt", "prompt-engineering", "wasm", "indexeddb", "reinforcement-learning", "midjourney", "stable-diffusion"]
-}
-JSON
-# The nodejs target is CommonJS; the package is "type": "module", so name it .cjs.
-mv "$OUT.tmp/node/lightprompt.js" "$OUT.tmp/node/lightprompt.cjs"
-cp README.md LICENSE "$OUT.tmp/"
+# Entries, their shared core, the public types and package.json.
+node scripts/pkg-files.mjs "$OUT.tmp" "$GEN/web/lightprompt.d.ts" "$VERSION"
+cp README.md CHANGELOG.md LICENSE "$OUT.tmp/"
 # The command line (`npx lightprompt send-agl`), which loads the Node build.
 mkdir -p "$OUT.tmp/bin" && cp src/wasm/cli.mjs "$OUT.tmp/bin/lightprompt.mjs" && chmod +x "$OUT.tmp/bin/lightprompt.mjs"
 rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"
-rm -rf www/pkg && mkdir -p www/pkg && cp "$OUT/web/lightprompt.js" "$OUT/web/lightprompt_bg.wasm" www/pkg/
+rm -rf www/pkg && mkdir -p www/pkg
+cp "$OUT/lightprompt.js" "$OUT/core.js" "$OUT/glue_web.js" "$OUT/lightprompt_bg.wasm" www/pkg/
 
 size() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%8.1f KB", b / 1024 }'; }
 gz() { awk -v b="$(gzip -9 -c "$1" | wc -c)" 'BEGIN { printf "%8.1f KB", b / 1024 }'; }
 echo "package sizes (raw, gzipped):"
-for f in "$OUT/web/lightprompt_bg.wasm" "$OUT/web/lightprompt.js" "$OUT/node/lightprompt.cjs"; do
+for f in "$OUT/lightprompt_bg.wasm" "$OUT/glue_web.js" "$OUT/glue_node.cjs" "$OUT/lightprompt.js" "$OUT/core.js"; do
   printf '  %-32s %s %s\n' "$f" "$(size "$f")" "$(gz "$f")"
 done

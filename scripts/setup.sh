@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing lightprompt needs, skipping what is already there:
 # the wasm32 target, the wasm-bindgen CLI at the exact version in Cargo.lock, Debian's
-# chromium and chromium-driver, and the npm test tooling. Safe to run again and again.
+# chromium and chromium-driver, the npm test tooling, and the pinned bundlers of the embed
+# tests (build/bundlers). Safe to run again and again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +49,19 @@ if command -v npm >/dev/null; then
     say "installing npm test tooling (binaryen, playwright-core, dexie)"
     npm ci --no-audit --no-fund --loglevel=error
     cp package-lock.json node_modules/.setup-lock
+  fi
+fi
+
+if command -v npm >/dev/null; then
+  # The bundlers and compilers the embed tests build consumer apps with, pinned by their own
+  # lock file, installed into build/bundlers only when that lock changed.
+  tools=build/bundlers
+  if [ ! -f "$tools/node_modules/.package-lock.json" ] || ! cmp -s tests/embed/package-lock.json "$tools/.setup-lock"; then
+    say "installing the embed test tools (vite, webpack, esbuild, typescript) into $tools"
+    rm -rf "$tools/node_modules" && mkdir -p "$tools"
+    cp tests/embed/package.json tests/embed/package-lock.json "$tools/"
+    (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
+    cp tests/embed/package-lock.json "$tools/.setup-lock"
   fi
 fi
 

@@ -47,6 +47,40 @@ pub fn system_clock() -> Clock {
     }
 }
 
+/// The future a [`Progress`] step returns.
+pub type StepFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>>;
+
+/// Watches a long call (`optimize_batch_with`, `train_with`, `import_with`,
+/// `evaluate_with`): told `done` of `total` units between units of work, it may report them,
+/// yield to the event loop (the returned future is awaited) or cancel the call by returning
+/// an error (`Aborted`). Cancelled calls store nothing.
+pub trait Progress {
+    /// `done` of `total` units are finished; an error stops the call with that error.
+    fn step(&self, done: u64, total: u64) -> StepFuture<'_>;
+
+    /// A step right before the call writes (the last moment it can be cancelled): a good
+    /// place to let queued events (a Cancel) run first.
+    fn last_chance(&self, done: u64, total: u64) -> StepFuture<'_> {
+        self.step(done, total)
+    }
+}
+
+/// No reporting, no cancellation: what the plain methods use.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn step(&self, _done: u64, _total: u64) -> StepFuture<'_> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// Stages of `train_with` (read spans, read rewards, compute, store).
+const TRAIN_STAGES: u64 = 4;
+/// Stages of `evaluate_with` (read spans, read rewards, estimate).
+const EVALUATE_STAGES: u64 = 3;
+/// Stages of `import_with` (validate, write, reload, retrain).
+const IMPORT_STAGES: u64 = 4;
+
 /// The seed's goal for the average reward.
 pub const TARGET_REWARD: f64 = 0.7;
 /// Default longest prompt accepted, in characters.
@@ -812,6 +846,16 @@ impl<S: Store> Engine<S> {
     /// Optimizes many prompts and records their spans in one write, all or nothing. Every
     /// request is checked before any is optimized.
     pub async fn optimize_batch(&self, reqs: &[OptimizeRequest]) -> Result<Vec<OptimizeResult>> {
+        self.optimize_batch_with(reqs, &NoProgress).await
+    }
+
+    /// [`Engine::optimize_batch`], stepping `progress` once per request (units: requests)
+    /// before the write; a cancelled batch writes nothing.
+    pub async fn optimize_batch_with(
+        &self,
+        reqs: &[OptimizeRequest],
+        progress: &dyn Progress,
+    ) -> Result<Vec<OptimizeResult>> {
         self.ensure_open()?;
         if reqs.len() > MAX_BATCH {
             return Err(Error::invalid(
@@ -826,13 +870,20 @@ impl<S: Store> Engine<S> {
         }
         let mut spans = Vec::with_capacity(reqs.len());
         let mut results = Vec::with_capacity(reqs.len());
+        let total = checked.len() as u64;
         for (i, c) in checked.iter().enumerate() {
+            progress.step(i as u64, total).await?;
+            // A step may have yielded to other calls, one of which may have closed us.
+            self.ensure_open()?;
             let (span, result) = self
                 .run(c, self.config.exploration)
                 .map_err(|e| in_batch(e, &format!("requests[{i}].")))?;
             spans.push(span);
             results.push(result);
         }
+        // The last chance to cancel: after this the batch is written.
+        progress.last_chance(total, total).await?;
+        self.ensure_open()?;
         self.store.add_spans(&spans).await?;
         let mut st = self.state.borrow_mut();
         for s in &spans {
@@ -992,6 +1043,12 @@ impl<S: Store> Engine<S> {
     /// Rebuilds the policy from every stored span and reward, stores it as a new snapshot
     /// and uses it from now on. Deterministic: the same data gives the same policy.
     pub async fn train(&self) -> Result<TrainReport> {
+        self.train_with(&NoProgress).await
+    }
+
+    /// [`Engine::train`], stepping `progress` between its stages (units: stages); a
+    /// cancelled training stores no policy and keeps the current one.
+    pub async fn train_with(&self, progress: &dyn Progress) -> Result<TrainReport> {
         self.ensure_open()?;
         let started = (self.clock)();
         {
@@ -999,22 +1056,32 @@ impl<S: Store> Engine<S> {
             st.training += 1;
             st.rewards_since_train = 0;
         }
-        let outcome = self.train_inner(started).await;
-        let mut st = self.state.borrow_mut();
-        st.training = st.training.saturating_sub(1);
-        if st.training == 0 {
-            st.during_training.clear();
+        let outcome = self.train_inner(started, progress).await;
+        {
+            let mut st = self.state.borrow_mut();
+            st.training = st.training.saturating_sub(1);
+            if st.training == 0 {
+                st.during_training.clear();
+            }
+        }
+        if outcome.is_ok() {
+            // The policy is stored and in use: a cancel now no longer fails the call.
+            let _ = progress.step(TRAIN_STAGES, TRAIN_STAGES).await;
         }
         outcome
     }
 
-    async fn train_inner(&self, started: f64) -> Result<TrainReport> {
+    async fn train_inner(&self, started: f64, progress: &dyn Progress) -> Result<TrainReport> {
+        progress.step(0, TRAIN_STAGES).await?;
         let spans = self.store.training_spans().await?;
+        progress.step(1, TRAIN_STAGES).await?;
         let mut rewards = self.store.all_rewards().await?;
         sort_rewards(&mut rewards);
+        progress.step(2, TRAIN_STAGES).await?;
         let compute_start = (self.clock)();
         let mut policy = Policy::train(&spans, &rewards, self.config.half_life_ms());
         let compute_ms = (self.clock)() - compute_start;
+        progress.last_chance(3, TRAIN_STAGES).await?;
         let state =
             serde_json::to_value(policy.state()).map_err(|e| Error::internal(e.to_string()))?;
         let version = self.state.borrow().policy_version + 1;
@@ -1134,15 +1201,23 @@ impl<S: Store> Engine<S> {
     /// Off-policy estimates of the learned policy (as configured, and greedy) and the
     /// rule-only baseline, from the stored spans' logged propensities.
     pub async fn evaluate(&self) -> Result<Evaluation> {
+        self.evaluate_with(&NoProgress).await
+    }
+
+    /// [`Engine::evaluate`], stepping `progress` between its stages (units: stages).
+    pub async fn evaluate_with(&self, progress: &dyn Progress) -> Result<Evaluation> {
         self.ensure_open()?;
+        progress.step(0, EVALUATE_STAGES).await?;
         let spans = self.store.all_spans().await?;
+        progress.step(1, EVALUATE_STAGES).await?;
         let rewards = self.store.all_rewards().await?;
+        progress.step(2, EVALUATE_STAGES).await?;
         // The current policy judged on all logged data. (Cross-fitting, training on half
         // and judging on the other half, removes the in-sample optimism but the half-data
         // policies differ from the logged choices so often that the slate weights collapse;
         // measured in the simulator, in-sample SNIPS is the better estimate here.)
         let policy = self.state.borrow().policy.clone();
-        learn::evaluate(
+        let evaluation = learn::evaluate(
             &spans,
             &rewards,
             &[
@@ -1156,7 +1231,9 @@ impl<S: Store> Engine<S> {
                 },
                 Target::Rules,
             ],
-        )
+        )?;
+        progress.step(EVALUATE_STAGES, EVALUATE_STAGES).await?;
+        Ok(evaluation)
     }
 
     fn query(&self, q: &QueryRequest) -> Result<Query> {
@@ -1264,7 +1341,20 @@ impl<S: Store> Engine<S> {
     /// Imports a document: checks all of it first, then writes it in one transaction
     /// (`replace` drops what was stored before), then reloads and retrains.
     pub async fn import(&self, doc: &ExportDocument, replace: bool) -> Result<ImportReport> {
+        self.import_with(doc, replace, &NoProgress).await
+    }
+
+    /// [`Engine::import`], stepping `progress` between its stages (units: stages). It can
+    /// be cancelled until the write starts (nothing is stored then); once the document is
+    /// written, the call finishes and reports success.
+    pub async fn import_with(
+        &self,
+        doc: &ExportDocument,
+        replace: bool,
+        progress: &dyn Progress,
+    ) -> Result<ImportReport> {
         self.ensure_open()?;
+        progress.step(0, IMPORT_STAGES).await?;
         validate_document(doc, self.config.max_prompt_chars)?;
         {
             // On merge, rewards may refer to spans already stored rather than in the document.
@@ -1302,11 +1392,17 @@ impl<S: Store> Engine<S> {
             rewards: doc.rewards.clone(),
             policies: doc.policies.clone(),
         };
+        progress.last_chance(1, IMPORT_STAGES).await?;
+        self.ensure_open()?;
         let report = self.store.import(&data, replace).await?;
+        // Stored now: report the remaining stages but no longer let a cancel fail the call.
+        let _ = progress.step(2, IMPORT_STAGES).await;
         self.reload().await?;
+        let _ = progress.step(3, IMPORT_STAGES).await;
         if report.rewards_added > 0 || replace {
             self.train().await?;
         }
+        let _ = progress.step(IMPORT_STAGES, IMPORT_STAGES).await;
         Ok(report)
     }
 }

@@ -140,7 +140,7 @@ async fn a_batch_is_one_transaction_all_or_nothing() {
         .collect();
     let mut bad = good.clone();
     bad[49] = r#"{"prompt":"  ","category":"image"}"#.to_string();
-    let (c, f) = code_of(lp.optimize_batch(obj(&format!("[{}]", bad.join(","))))).await;
+    let (c, f) = code_of(lp.optimize_batch(obj(&format!("[{}]", bad.join(","))), None)).await;
     assert_eq!(
         (c.as_str(), f.as_string().as_deref()),
         ("InvalidInput", Some("requests[49].prompt"))
@@ -149,7 +149,7 @@ async fn a_batch_is_one_transaction_all_or_nothing() {
         get(&ok(lp.training_status()).await, "totalSpans").as_f64(),
         Some(0.0)
     );
-    let out = ok(lp.optimize_batch(obj(&format!("[{}]", good.join(","))))).await;
+    let out = ok(lp.optimize_batch(obj(&format!("[{}]", good.join(","))), None)).await;
     assert_eq!(js_sys::Array::from(&out).length(), 50);
     assert_eq!(
         get(&ok(lp.training_status()).await, "totalSpans").as_f64(),

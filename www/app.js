@@ -106,12 +106,18 @@ class Engine {
 
   /** Calls `method` in the worker; resolves with its value, rejects with an Error carrying code and field. */
   call(method, ...args) {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      const id = this.nextId++;
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, method, args });
+    return this.track(method, args).promise;
+  }
+
+  /** A long call with progress: `onProgress(done, total)`; `cancel()` aborts it (code "Aborted"). */
+  track(method, args, onProgress = null) {
+    if (this.failure) return { promise: Promise.reject(this.failure), cancel: () => {} };
+    const id = this.nextId++;
+    const promise = new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+      this.worker.postMessage({ id, method, args, progress: onProgress !== null });
     });
+    return { promise, cancel: () => this.worker.postMessage({ cancel: id }) };
   }
 
   receive(message) {
@@ -125,6 +131,10 @@ class Engine {
     }
     const entry = this.pending.get(message?.id);
     if (!entry) return;
+    if (message.progress) {
+      entry.onProgress?.(...message.progress);
+      return;
+    }
     this.pending.delete(message.id);
     if (message.ok) entry.resolve(message.value);
     else entry.reject(engineError(message.error?.message ?? "unknown error", message.error?.code, message.error?.field));
@@ -183,6 +193,33 @@ function notify(kind, text, { code = null, timeout = kind === "error" ? 0 : 6000
 function notifyError(error, context) {
   const where = error?.field ? ` (field “${error.field}”)` : "";
   notify("error", `${context ? `${context}: ` : ""}${describeError(error)}${where}`, { code: error?.code ?? null });
+}
+
+/** Cancel functions of the long calls in flight: one bar and one Cancel serve them all. */
+const longCalls = new Set();
+
+/**
+ * Runs the long engine call `method` like `busy`, with a progress bar and a Cancel button
+ * in the status bar; a cancelled call rejects with code "Aborted" and stores nothing.
+ */
+async function busyWithProgress(section, label, method, args, disable = []) {
+  const bar = $("busy-progress");
+  const call = engine.track(method, args, (done, total) => {
+    bar.max = Math.max(total, 1);
+    bar.value = done;
+    bar.setAttribute("aria-valuetext", `${done} of ${total}`);
+  });
+  longCalls.add(call.cancel);
+  bar.value = 0;
+  bar.hidden = false;
+  $("busy-cancel").hidden = false;
+  try {
+    return await busy(section, label, () => call.promise, disable);
+  } finally {
+    longCalls.delete(call.cancel);
+    bar.hidden = longCalls.size === 0;
+    $("busy-cancel").hidden = longCalls.size === 0;
+  }
 }
 
 /** Runs `task` with a busy indicator and aria-busy on `section`; buttons in `disable` are disabled meanwhile. */
@@ -889,7 +926,7 @@ async function trainNow() {
   out.className = "result-line";
   out.textContent = "Training…";
   try {
-    const report = await busy($("training-section"), "Training…", () => engine.call("train"), [$("train-btn"), $("evaluate-btn")]);
+    const report = await busyWithProgress($("training-section"), "Training…", "train", [{}], [$("train-btn"), $("evaluate-btn")]);
     out.textContent = `Trained policy v${report.policyVersion} from ${report.spansUsed} spans and ${report.rewardsUsed} rewards in ${report.ms} ms (compute ${report.computeMs} ms).`;
     out.className = "result-line good";
     await refreshInsights();
@@ -903,7 +940,7 @@ async function evaluateNow() {
   const box = $("evaluation");
   const body = $("evaluation-body");
   try {
-    const evaluation = await busy($("training-section"), "Evaluating…", () => engine.call("evaluate"), [$("train-btn"), $("evaluate-btn")]);
+    const evaluation = await busyWithProgress($("training-section"), "Evaluating…", "evaluate", [{}], [$("train-btn"), $("evaluate-btn")]);
     const names = ["Learned", "Greedy", "Rules only"];
     const rows = evaluation.values.map((v, i) => [names[i], signed(v.ips, 3), signed(v.snips, 3), `±${fmt(v.stdError, 3)}`, fmt(v.effectiveSamples, 1)]);
     const summary = h(
@@ -1108,10 +1145,8 @@ async function importFile(file) {
   if (!file) return;
   const replace = $("import-replace").checked;
   try {
-    const report = await busy($("data-section"), `Importing ${file.name}…`, async () => {
-      const text = await file.text();
-      return engine.call("importData", text, { replace });
-    });
+    const text = await file.text();
+    const report = await busyWithProgress($("data-section"), `Importing ${file.name}…`, "importData", [text, { replace }]);
     dataOk(
       `Imported ${file.name}: ${report.spansAdded} optimizations added (${report.spansSkipped} already there), ` +
         `${report.rewardsAdded} rewards added (${report.rewardsSkipped} already there), ${report.policiesAdded} policies.`,
@@ -1221,6 +1256,7 @@ function wire() {
 
   $("train-btn").addEventListener("click", trainNow);
   $("evaluate-btn").addEventListener("click", evaluateNow);
+  $("busy-cancel").addEventListener("click", () => longCalls.forEach((cancel) => cancel()));
 
   $("history-category").addEventListener("change", () => {
     state.history.category = $("history-category").value;

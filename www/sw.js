@@ -2,7 +2,7 @@
 // page works offline after its first load. Cache first; every hit also refreshes its entry
 // from the network in the background (when there is one). Bump VERSION when the shell changes.
 
-const VERSION = "7";
+const VERSION = "8";
 const PREFIX = "lightprompt-shell-";
 const CACHE = `${PREFIX}v${VERSION}`;
 
@@ -17,6 +17,8 @@ const SHELL = [
   "icon-512.png",
   "pkg/lightprompt.js",
   "pkg/lightprompt_bg.wasm",
+  "pkg/glue_web.js",
+  "pkg/core.js",
 ];
 
 self.addEventListener("install", (event) => {

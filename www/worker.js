@@ -3,7 +3,9 @@
 //
 // Protocol: the page posts {id, method, args}; the worker answers {id, ok: true, value} or
 // {id, ok: false, error: {message, code, field}}. Errors are flattened to plain objects
-// because structured cloning keeps only an Error's name and message.
+// because structured cloning keeps only an Error's name and message. A long call posted with
+// `progress: true` also gets {id, progress: [done, total]} messages, and {cancel: id} from
+// the page aborts it (functions and AbortSignals cannot cross postMessage).
 
 import init, { LightPrompt, calculateReward, supportedModels, version } from "./pkg/lightprompt.js";
 
@@ -37,12 +39,12 @@ async function latestRewards(spans) {
 const methods = {
   hello: () => ({ version: version(), catalog: supportedModels(), storage: engine.storage }),
   optimize: (request) => engine.optimize(request),
-  optimizeBatch: (requests) => engine.optimizeBatch(requests),
+  optimizeBatch: (requests, options) => engine.optimizeBatch(requests, options),
   feedback: (request) => engine.feedback(request),
   trainingStatus: () => engine.trainingStatus(),
-  train: () => engine.train(),
+  train: (options) => engine.train(options),
   learnedOptimizations: (category, model) => engine.learnedOptimizations(category, model ?? null),
-  evaluate: () => engine.evaluate(),
+  evaluate: (options) => engine.evaluate(options),
   spans: (query) => engine.spans(query ?? {}),
   rewards: (query) => engine.rewards(query ?? {}),
   exportData: () => engine.exportData(),
@@ -66,6 +68,21 @@ const methods = {
   },
 };
 
+/** The long calls, with the position of their options argument. */
+const LONG_CALLS = { train: 0, evaluate: 0, optimizeBatch: 1, importData: 1 };
+/** AbortControllers of the long calls in flight, by call id. */
+const running = new Map();
+
+/** `args` with onProgress and signal added to the options of long call `id`. */
+function withProgress(id, method, args) {
+  const at = LONG_CALLS[method];
+  const controller = new AbortController();
+  running.set(id, controller);
+  const out = args.slice();
+  out[at] = { ...(out[at] ?? {}), signal: controller.signal, onProgress: (done, total) => self.postMessage({ id, progress: [done, total] }) };
+  return out;
+}
+
 function flatten(error) {
   if (error && typeof error === "object") {
     return {
@@ -81,15 +98,23 @@ function flatten(error) {
 self.addEventListener("lightprompt-versionchange", () => self.postMessage({ event: "versionchange" }));
 
 self.addEventListener("message", async (event) => {
-  const { id, method, args } = event.data ?? {};
+  const { id, method, args, progress, cancel } = event.data ?? {};
+  if (cancel !== undefined) {
+    running.get(cancel)?.abort(new Error("cancelled on the page"));
+    return;
+  }
   try {
     if (typeof method !== "string" || !Object.hasOwn(methods, method)) {
       throw Object.assign(new Error(`unknown method: ${String(method)}`), { code: "InvalidInput", field: "method" });
     }
     await ready;
-    const value = await methods[method](...(Array.isArray(args) ? args : []));
+    const list = Array.isArray(args) ? args : [];
+    const long = progress === true && Object.hasOwn(LONG_CALLS, method);
+    const value = await methods[method](...(long ? withProgress(id, method, list) : list));
     self.postMessage({ id, ok: true, value });
   } catch (error) {
     self.postMessage({ id, ok: false, error: flatten(error) });
+  } finally {
+    running.delete(id);
   }
 });

@@ -84,7 +84,7 @@ async function main() {
     process.stdout.write(USAGE);
     return 0;
   }
-  const { LightPrompt } = createRequire(import.meta.url)("../node/lightprompt.cjs");
+  const { LightPrompt } = createRequire(import.meta.url)("../node.cjs");
   const bar = progressBar(args.quiet);
   const total = { files: 0, rollouts: 0, spans: 0, rewards: 0, tasks: 0, upToDate: 0 };
   for (const [i, file] of args.files.entries()) {

@@ -6,16 +6,19 @@
 //! JS object outlives the call: concurrent calls from JS interleave safely.
 
 mod agl;
+mod progress;
 mod store;
 mod tabs;
 mod types;
 
 use crate::engine::{
-    Engine, EngineConfig, ExportDocument, FeedbackRequest, OptimizeRequest, QueryRequest, RewardFn,
+    Engine, EngineConfig, ExportDocument, FeedbackRequest, NoProgress, OptimizeRequest, Progress,
+    QueryRequest, RewardFn,
 };
 use crate::error::{Error, ErrorCode, Result};
 use crate::reward::{calculate_reward, FeedbackSignals};
 use js_sys::{Function, JsString, Promise, Reflect};
+use progress::Control;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
@@ -33,9 +36,32 @@ fn start() {
     }));
 }
 
+thread_local! {
+    /// The prototype of the package's exported `LightPromptError` class, so errors made here
+    /// pass `instanceof LightPromptError` (set by the JS entry once the wasm is loaded).
+    static ERROR_PROTOTYPE: std::cell::RefCell<Option<js_sys::Object>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Registers the JS class whose instances errors become. Internal: the package's entry
+/// calls it; it is not part of the public API.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __setErrorClass)]
+pub fn set_error_class(class: &Function) {
+    let prototype = Reflect::get(class, &"prototype".into())
+        .ok()
+        .and_then(|p| p.dyn_into::<js_sys::Object>().ok());
+    ERROR_PROTOTYPE.with(|p| *p.borrow_mut() = prototype);
+}
+
 /// Converts an error into a JS `Error` with `code` and `field` properties.
 pub fn to_js_error(e: Error) -> JsValue {
     let err = js_sys::Error::new(&e.message);
+    ERROR_PROTOTYPE.with(|p| {
+        if let Some(prototype) = p.borrow().as_ref() {
+            js_sys::Object::set_prototype_of(&err, prototype);
+        }
+    });
     err.set_name("LightPromptError");
     let _ = Reflect::set(&err, &"code".into(), &JsValue::from_str(e.code.as_str()));
     let field = e.field.as_deref().map_or(JsValue::NULL, JsValue::from_str);
@@ -50,23 +76,197 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue> {
         .map_err(|e| Error::internal(format!("could not convert a result for JS: {e}")))
 }
 
-/// The field a serde message is about (`missing field `prompt``, `unknown field `x``).
-fn field_of(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let end = start + message[start..].find('`')?;
-    Some(message[start..end].to_string())
+/// The name of the value serde wanted, as a JS developer says it.
+fn js_expected(expected: &str) -> String {
+    let e = expected.trim();
+    match e {
+        "f64" | "f32" => "a number".into(),
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number of at least 0".into(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".into(),
+        "a sequence" => "an array".into(),
+        "a map" => "an object".into(),
+        _ if e.starts_with("struct ") => "an object".into(),
+        _ => e.to_string(),
+    }
 }
 
-/// Reads a JS value as `T`; `what` names the argument in errors.
-fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T> {
-    serde_wasm_bindgen::from_value(value).map_err(|e| {
-        let message = e.to_string();
-        let field = match field_of(&message) {
-            Some(f) if message.contains("field") => format!("{what}.{f}"),
-            _ => what.to_string(),
+/// The kind of value serde found (`floating point `5.0``, `map`), as a JS developer says it.
+fn js_found(unexpected: &str) -> String {
+    let u = unexpected.trim();
+    let kinds = [
+        ("floating point", "a number"),
+        ("integer", "a number"),
+        ("string", "a string"),
+        ("boolean", "a boolean"),
+        ("map", "an object"),
+        ("sequence", "an array"),
+        ("unit value", "null"),
+        ("unit", "null"),
+        ("Option value", "null"),
+        ("char", "a string"),
+        ("byte array", "bytes"),
+        ("bytes", "bytes"),
+    ];
+    kinds
+        .iter()
+        .find(|(prefix, _)| u.starts_with(prefix))
+        .map_or_else(|| u.to_string(), |(_, kind)| (*kind).to_string())
+}
+
+/// What a JS value is, as a JS developer says it ("a number", "an array", "null").
+fn kind_of(value: &JsValue) -> String {
+    let kind = if value.is_null() {
+        "null"
+    } else if value.is_undefined() {
+        "undefined"
+    } else if value.is_array() {
+        "an array"
+    } else if value.is_function() {
+        "a function"
+    } else if value.is_object() {
+        "an object"
+    } else if value.is_string() {
+        "a string"
+    } else if value.as_bool().is_some() {
+        "a boolean"
+    } else if value.as_f64().is_some() {
+        "a number"
+    } else if value.is_bigint() {
+        "a bigint"
+    } else {
+        "a symbol"
+    };
+    kind.to_string()
+}
+
+/// The first `backquoted` word of a serde message.
+fn quoted(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(&message[start..end])
+}
+
+/// Joins a parent path and a child (`requests` + `[3].prompt`, `` + `prompt`).
+fn join_path(parent: &str, child: &str) -> String {
+    match (parent.is_empty(), child.starts_with('[')) {
+        (true, _) => child.to_string(),
+        (false, true) => format!("{parent}{child}"),
+        (false, false) if child.is_empty() => parent.to_string(),
+        (false, false) => format!("{parent}.{child}"),
+    }
+}
+
+/// Turns serde's message about the value at `path` into (field, sentence): "missing field
+/// `prompt`" names `prompt`; "invalid type: floating point `5.0`, expected a string" becomes
+/// "expected a string, got a number".
+fn explain(path: &str, message: &str, found_js: &str) -> (String, String) {
+    let message = message.trim().trim_start_matches("Error: ");
+    if message.starts_with("data did not match any variant of untagged enum OptionValue") {
+        return (
+            path.to_string(),
+            format!(
+                "expected a boolean, a number, a string, null or an array of these, got {found_js}"
+            ),
+        );
+    }
+    // serde-wasm-bindgen reads objects with Reflect; on a primitive that is a TypeError.
+    if message.starts_with("TypeError") {
+        return (
+            path.to_string(),
+            format!("has the wrong type: got {found_js}"),
+        );
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        let name = quoted(rest).unwrap_or(rest);
+        return (join_path(path, name), "is required".to_string());
+    }
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let name = quoted(rest).unwrap_or(rest);
+        let known = rest
+            .split_once(", expected ")
+            .map(|(_, k)| format!("; expected {}", k.replace('`', "")))
+            .unwrap_or_default();
+        return (
+            join_path(path, name),
+            format!("is not a known field{known}"),
+        );
+    }
+    for kind in ["invalid type: ", "invalid value: "] {
+        if let Some((found, expected)) = message
+            .strip_prefix(kind)
+            .and_then(|rest| rest.rsplit_once(", expected "))
+        {
+            let found = if kind == "invalid type: " {
+                // What JS holds there says it best; serde's words when the walk found nothing.
+                if found_js == "undefined" {
+                    js_found(found)
+                } else {
+                    found_js.to_string()
+                }
+            } else {
+                quoted(found).unwrap_or(found).to_string()
+            };
+            return (
+                path.to_string(),
+                format!("expected {}, got {found}", js_expected(expected)),
+            );
+        }
+    }
+    if let Some((found, expected)) = message
+        .strip_prefix("unknown variant ")
+        .and_then(|rest| rest.split_once(", expected "))
+    {
+        let found = quoted(found).unwrap_or(found);
+        return (
+            path.to_string(),
+            format!("expected {}, got \"{found}\"", expected.replace('`', "\"")),
+        );
+    }
+    (path.to_string(), message.to_string())
+}
+
+/// Reads a JS value as `T`; an error names the exact field, under `prefix` (`""` for an
+/// argument whose fields are named alone, `requests` for a batch), or `whole` when the
+/// argument itself is wrong.
+fn from_js<T: DeserializeOwned>(value: JsValue, prefix: &str, whole: &str) -> Result<T> {
+    let deserializer = serde_wasm_bindgen::Deserializer::from(value.clone());
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let mut path = prefix.to_string();
+        // The value at fault, for messages that do not say what they found.
+        let mut at = value;
+        for segment in e.path().iter() {
+            match segment {
+                serde_path_to_error::Segment::Seq { index } => {
+                    path.push_str(&format!("[{index}]"));
+                    at = Reflect::get(&at, &JsValue::from(*index as u32)).unwrap_or_default();
+                }
+                serde_path_to_error::Segment::Map { key } => {
+                    path = join_path(&path, key);
+                    at = Reflect::get(&at, &JsValue::from_str(key)).unwrap_or_default();
+                }
+                serde_path_to_error::Segment::Enum { variant } => path = join_path(&path, variant),
+                serde_path_to_error::Segment::Unknown => {}
+            }
+        }
+        let (field, sentence) = explain(&path, &e.inner().to_string(), &kind_of(&at));
+        let field = if field.is_empty() {
+            whole.to_string()
+        } else {
+            field
         };
-        Error::invalid(field.trim_start_matches('.').to_string(), message)
+        Error::invalid(field, sentence)
     })
+}
+
+/// Rejects an argument that is not a plain object (`optimize(["a fox"])`), naming it `whole`.
+fn expect_object(value: &JsValue, whole: &str) -> Result<()> {
+    if value.is_object() && !value.is_array() && !value.is_function() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        whole,
+        format!("expected an object, got {}", kind_of(value)),
+    ))
 }
 
 /// Rejects strings that are not valid UTF-16 (lone surrogates), which would otherwise be
@@ -187,11 +387,31 @@ struct OpenOptions {
     blocked_timeout_ms: Option<u32>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ImportOptions {
-    #[serde(default)]
-    replace: bool,
+/// Options every long call takes (`onProgress`, `signal`).
+const PROGRESS_FIELDS: &[&str] = &["onProgress", "signal"];
+/// Options of `importData`.
+const IMPORT_FIELDS: &[&str] = &["replace", "onProgress", "signal"];
+
+/// Checks a long call's options (`prefix` names them in errors, e.g. `options.`) and reads
+/// its progress callback and signal.
+fn call_options(options: &JsValue, allowed: &[&str], prefix: &str) -> Result<Control> {
+    if !options.is_undefined() && !options.is_null() && !options.is_object() {
+        return Err(Error::invalid(
+            prefix.trim_end_matches('.'),
+            "expected an object",
+        ));
+    }
+    reject_unknown(options, allowed, prefix)?;
+    Control::from_options(options, prefix)
+}
+
+/// The engine's view of a control: nothing to do when the caller asked for nothing.
+fn as_progress(control: &Control) -> &dyn Progress {
+    if control.is_idle() {
+        &NoProgress
+    } else {
+        control
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -226,7 +446,7 @@ impl LightPrompt {
         promise(async move {
             let options = object_or_empty(options.unwrap_or(JsValue::UNDEFINED));
             reject_unknown(&options, OPEN_FIELDS, "")?;
-            let o: OpenOptions = from_js(options, "options")?;
+            let o: OpenOptions = from_js(options, "", "options")?;
             let defaults = EngineConfig::default();
             let config = EngineConfig {
                 exploration: o.exploration.unwrap_or(defaults.exploration),
@@ -265,30 +485,40 @@ impl LightPrompt {
     ) -> Promise {
         let engine = self.engine.clone();
         promise(async move {
+            expect_object(&request, "request")?;
             check_utf16(&request, "prompt", "prompt")?;
             reject_unknown(&request, OPTIMIZE_FIELDS, "")?;
-            let req: OptimizeRequest = from_js(request, "")?;
+            let req: OptimizeRequest = from_js(request, "", "request")?;
             to_js(&engine.optimize(&req).await?)
         })
     }
 
     /// Optimizes many prompts; their spans are written in one transaction, all or nothing.
+    /// `onProgress(done, total)` counts requests; an aborted `signal` stores nothing.
     #[wasm_bindgen(js_name = optimizeBatch, unchecked_return_type = "Promise<OptimizeResult[]>")]
     pub fn optimize_batch(
         &self,
         #[wasm_bindgen(unchecked_param_type = "OptimizeRequest[]")] requests: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ProgressOptions")] options: Option<JsValue>,
     ) -> Promise {
         let engine = self.engine.clone();
         promise(async move {
+            let options = options.unwrap_or(JsValue::UNDEFINED);
+            let control = call_options(&options, PROGRESS_FIELDS, "options.")?;
             let Some(array) = requests.dyn_ref::<js_sys::Array>() else {
                 return Err(Error::invalid("requests", "must be an array"));
             };
             for (i, item) in array.iter().enumerate() {
+                expect_object(&item, &format!("requests[{i}]"))?;
                 check_utf16(&item, "prompt", &format!("requests[{i}].prompt"))?;
                 reject_unknown(&item, OPTIMIZE_FIELDS, &format!("requests[{i}]."))?;
             }
-            let reqs: Vec<OptimizeRequest> = from_js(requests, "requests")?;
-            to_js(&engine.optimize_batch(&reqs).await?)
+            let reqs: Vec<OptimizeRequest> = from_js(requests, "requests", "requests")?;
+            to_js(
+                &engine
+                    .optimize_batch_with(&reqs, as_progress(&control))
+                    .await?,
+            )
         })
     }
 
@@ -301,16 +531,18 @@ impl LightPrompt {
         let engine = self.engine.clone();
         let sync = self.sync.clone();
         promise(async move {
+            expect_object(&request, "request")?;
             check_utf16(&request, "feedbackText", "feedbackText")?;
             check_utf16(&request, "feedback_text", "feedbackText")?;
             reject_unknown(&request, FEEDBACK_FIELDS, "")?;
-            let req: FeedbackRequest = from_js(request, "")?;
+            let req: FeedbackRequest = from_js(request, "", "request")?;
             let result = engine.feedback(&req).await?;
             let due = result.training_due;
             let out = to_js(&result)?;
             if due {
                 // The reward is stored whatever happens here: report a failed training, don't throw.
-                match tabs::train_shared(engine.clone(), sync).await {
+                let idle = Rc::new(Control::idle());
+                match tabs::train_shared(engine.clone(), sync, idle).await {
                     Ok(report) => {
                         if let Some(v) = get_number(&report, "policyVersion") {
                             let _ = Reflect::set(&out, &"policyVersion".into(), &JsValue::from(v));
@@ -342,11 +574,19 @@ impl LightPrompt {
     }
 
     /// Rebuilds the policy from every stored span and reward (the seed's manual trigger).
+    /// `onProgress(done, total)` counts stages; an aborted `signal` keeps the old policy.
     #[wasm_bindgen(unchecked_return_type = "Promise<TrainReport>")]
-    pub fn train(&self) -> Promise {
+    pub fn train(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ProgressOptions")] options: Option<JsValue>,
+    ) -> Promise {
         let engine = self.engine.clone();
         let sync = self.sync.clone();
-        promise(async move { tabs::train_shared(engine, sync).await })
+        promise(async move {
+            let options = options.unwrap_or(JsValue::UNDEFINED);
+            let control = call_options(&options, PROGRESS_FIELDS, "options.")?;
+            tabs::train_shared(engine, sync, Rc::new(control)).await
+        })
     }
 
     /// Learned keywords and patterns for a category and model, with a confidence.
@@ -357,11 +597,18 @@ impl LightPrompt {
     }
 
     /// Off-policy estimates: the learned policy (as configured, and greedy) against the
-    /// rule-only baseline.
+    /// rule-only baseline. `onProgress(done, total)` counts stages.
     #[wasm_bindgen(unchecked_return_type = "Promise<Evaluation>")]
-    pub fn evaluate(&self) -> Promise {
+    pub fn evaluate(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ProgressOptions")] options: Option<JsValue>,
+    ) -> Promise {
         let engine = self.engine.clone();
-        promise(async move { to_js(&engine.evaluate().await?) })
+        promise(async move {
+            let options = options.unwrap_or(JsValue::UNDEFINED);
+            let control = call_options(&options, PROGRESS_FIELDS, "options.")?;
+            to_js(&engine.evaluate_with(as_progress(&control)).await?)
+        })
     }
 
     /// A page of spans, newest first.
@@ -374,7 +621,7 @@ impl LightPrompt {
         promise(async move {
             let query = object_or_empty(query.unwrap_or(JsValue::UNDEFINED));
             reject_unknown(&query, QUERY_FIELDS, "")?;
-            let q: QueryRequest = from_js(query, "query")?;
+            let q: QueryRequest = from_js(query, "", "query")?;
             to_js(&engine.spans(&q).await?)
         })
     }
@@ -389,7 +636,7 @@ impl LightPrompt {
         promise(async move {
             let query = object_or_empty(query.unwrap_or(JsValue::UNDEFINED));
             reject_unknown(&query, QUERY_FIELDS, "")?;
-            let q: QueryRequest = from_js(query, "query")?;
+            let q: QueryRequest = from_js(query, "", "query")?;
             to_js(&engine.rewards(&q).await?)
         })
     }
@@ -402,7 +649,8 @@ impl LightPrompt {
     }
 
     /// Imports a document (object or JSON text): validated first, written in one
-    /// transaction; `{ replace: true }` drops what was stored before.
+    /// transaction; `{ replace: true }` drops what was stored before. `onProgress(done,
+    /// total)` counts stages; an aborted `signal` before the write stores nothing.
     #[wasm_bindgen(js_name = importData, unchecked_return_type = "Promise<ImportReport>")]
     pub fn import_data(
         &self,
@@ -411,15 +659,20 @@ impl LightPrompt {
     ) -> Promise {
         let engine = self.engine.clone();
         promise(async move {
-            let o: ImportOptions = from_js(
-                object_or_empty(options.unwrap_or(JsValue::UNDEFINED)),
-                "options",
-            )?;
+            let options = options.unwrap_or(JsValue::UNDEFINED);
+            let control = call_options(&options, IMPORT_FIELDS, "options.")?;
+            let replace = match Reflect::get(&options, &"replace".into()) {
+                Ok(v) if v.is_undefined() || v.is_null() => false,
+                Ok(v) => v
+                    .as_bool()
+                    .ok_or_else(|| Error::invalid("options.replace", "expected a boolean"))?,
+                Err(_) => false,
+            };
             let doc: ExportDocument = match document.as_string() {
                 Some(text) => serde_json::from_str(&text).map_err(|e| {
                     Error::invalid("document", format!("is not a lightprompt export: {e}"))
                 })?,
-                None if document.is_object() => from_js(document, "document")?,
+                None if document.is_object() => from_js(document, "", "document")?,
                 None => {
                     return Err(Error::invalid(
                         "document",
@@ -427,7 +680,11 @@ impl LightPrompt {
                     ))
                 }
             };
-            to_js(&engine.import(&doc, o.replace).await?)
+            to_js(
+                &engine
+                    .import_with(&doc, replace, as_progress(&control))
+                    .await?,
+            )
         })
     }
 
@@ -530,7 +787,7 @@ impl LightPrompt {
     }
 
     /// `"indexeddb"` or `"memory"`.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "StorageKind")]
     pub fn storage(&self) -> String {
         self.engine.store().kind_name().to_string()
     }
@@ -538,12 +795,12 @@ impl LightPrompt {
 
 /// The seed's reward formula, pure: `base = quality/100·2 − 1`; with a rating,
 /// `0.4·base + 0.6·(rating/5·2 − 1)`; satisfied +0.2, used +0.1 (capped at 1); clamped to
-/// [−1, 1].
+/// [−1, 1]. Throws `NotInitialized` until a first `open()` or `init()` has loaded the wasm.
 #[wasm_bindgen(js_name = calculateReward)]
 pub fn calculate_reward_js(
     #[wasm_bindgen(unchecked_param_type = "RewardSignals")] input: JsValue,
 ) -> std::result::Result<f64, JsValue> {
-    let s: RewardSignals = from_js(input, "").map_err(to_js_error)?;
+    let s: RewardSignals = from_js(input, "", "input").map_err(to_js_error)?;
     crate::reward::validate_quality(s.quality_score, "qualityScore").map_err(to_js_error)?;
     if let Some(r) = s.rating {
         crate::reward::validate_rating(r, "rating").map_err(to_js_error)?;
@@ -557,13 +814,13 @@ pub fn calculate_reward_js(
 }
 
 /// Categories, their facets, and every model with its aliases and options: what a UI
-/// needs to build pickers.
+/// needs to build pickers. Throws `NotInitialized` until a first `open()` or `init()`.
 #[wasm_bindgen(js_name = supportedModels, unchecked_return_type = "Catalog")]
 pub fn supported_models() -> std::result::Result<JsValue, JsValue> {
     to_js(&types::catalog()).map_err(to_js_error)
 }
 
-/// The library version.
+/// The library version. Throws `NotInitialized` until a first `open()` or `init()`.
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 
+use super::progress::Control;
 use super::store::AnyStore;
 
 fn get(target: &JsValue, key: &str) -> Option<JsValue> {
@@ -79,17 +80,19 @@ impl TabSync {
 pub async fn train_shared(
     engine: Rc<Engine<AnyStore>>,
     sync: Option<Rc<TabSync>>,
+    control: Rc<Control>,
 ) -> Result<JsValue> {
     let run = {
         let engine = engine.clone();
         let sync = sync.clone();
+        let control = control.clone();
         move || -> Promise {
             future_to_promise(async move {
                 let result: Result<JsValue> = async {
                     if sync.is_some() {
                         engine.refresh().await?;
                     }
-                    let report = engine.train().await?;
+                    let report = engine.train_with(super::as_progress(&control)).await?;
                     if let Some(s) = &sync {
                         s.announce(report.policy_version);
                     }
@@ -108,16 +111,33 @@ pub async fn train_shared(
         .and_then(|f| f.dyn_into::<Function>().ok())
         .ok_or_else(|| Error::internal("navigator.locks.request is missing"))?;
     let callback = Closure::once_into_js(move |_lock: JsValue| -> Promise { run() });
+    // With a signal, an abort also takes the call out of the queue for the lock.
+    let lock_options = js_sys::Object::new();
+    if let Some(signal) = control.signal() {
+        let _ = Reflect::set(&lock_options, &"signal".into(), signal);
+    }
     let promise = request
-        .call2(&locks, &JsValue::from_str(&sync.lock_name), &callback)
+        .call3(
+            &locks,
+            &JsValue::from_str(&sync.lock_name),
+            &lock_options,
+            &callback,
+        )
         .map_err(error_from_js)?
         .dyn_into::<Promise>()
         .map_err(|_| Error::internal("navigator.locks.request did not return a promise"))?;
-    JsFuture::from(promise).await.map_err(error_from_js)
+    // An aborted request leaves the lock's queue rejecting with the signal's reason.
+    JsFuture::from(promise)
+        .await
+        .map_err(|e| control.check().err().unwrap_or_else(|| error_from_js(e)))
 }
 
 /// Turns a rejection back into an error, keeping its code.
 fn error_from_js(value: JsValue) -> Error {
+    // The lock's queue rejects an aborted request with the DOMException "AbortError".
+    if get(&value, "name").and_then(|n| n.as_string()).as_deref() == Some("AbortError") {
+        return super::progress::aborted(&JsValue::UNDEFINED);
+    }
     let code = get(&value, "code")
         .and_then(|c| c.as_string())
         .unwrap_or_default();
@@ -128,6 +148,8 @@ fn error_from_js(value: JsValue) -> Error {
         "Closed" => crate::ErrorCode::Closed,
         "QuotaExceeded" => crate::ErrorCode::QuotaExceeded,
         "Storage" => crate::ErrorCode::Storage,
+        "Aborted" => crate::ErrorCode::Aborted,
+        "Callback" => crate::ErrorCode::Callback,
         _ => crate::ErrorCode::Internal,
     };
     Error::new(code, message)

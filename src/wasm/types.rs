@@ -53,16 +53,27 @@ pub fn catalog() -> Catalog {
 const TYPES: &'static str = r#"
 /** Stable error codes: every rejected promise is a `LightPromptError`. */
 export type ErrorCode = "InvalidInput" | "NotFound" | "Duplicate" | "QuotaExceeded" | "Blocked"
-  | "VersionError" | "Unavailable" | "Storage" | "Closed" | "Callback" | "Internal"
-  | "Unreachable" | "Refused" | "UnsupportedVersion" | "Aborted";
+  | "VersionError" | "Unavailable" | "Storage" | "Closed" | "Callback" | "Aborted"
+  | "NotInitialized" | "Internal" | "Unreachable" | "Refused" | "UnsupportedVersion";
 
-/** The `Error` every failure rejects with. */
-export interface LightPromptError extends Error {
-  name: "LightPromptError";
-  /** Stable code to branch on. */
-  code: ErrorCode;
-  /** The input field at fault (`prompt`, `options.stylize`, `requests[3].prompt`), or null. */
-  field: string | null;
+/** Where a tuner keeps its data. */
+export type StorageKind = "indexeddb" | "memory";
+
+/** What `AbortSignal` offers that lightprompt reads (an `AbortSignal` is one). */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+}
+
+/** Options of the long calls: `optimizeBatch`, `train`, `evaluate` (and `importData`). */
+export interface ProgressOptions {
+  /** Called with `(0, total)` first, then as work is done (about once per frame for a
+   * batch, once per stage otherwise) and `(total, total)` last. For `optimizeBatch` the
+   * units are requests; for `train`, `evaluate` and `importData`, stages. A throw stops the
+   * call with code "Callback". */
+  onProgress?: (done: number, total: number) => void;
+  /** Cancels the call: it rejects with code "Aborted" and stores nothing. */
+  signal?: AbortSignalLike;
 }
 
 export type Category = "image" | "video" | "text";
@@ -71,25 +82,31 @@ export type FacetId = "subject" | "style" | "lighting" | "composition" | "camera
   | "context" | "audience" | "format" | "constraints" | "examples" | "tone";
 export type OptionValue = null | boolean | number | string | OptionValue[];
 
-/** Options of `LightPrompt.open`. */
+/** Options of `LightPrompt.open` (each also accepted in snake_case, e.g. `db_name`). */
 export interface LightPromptOptions {
   /** IndexedDB database name (default "lightprompt"). */
   dbName?: string;
+  db_name?: string;
   /** Keep everything in memory (also the automatic fallback where IndexedDB is missing). */
   inMemory?: boolean;
+  in_memory?: boolean;
   /** Train after every N rewards (default 10; 0 = only when asked). */
   autoTrainEvery?: number;
+  auto_train_every?: number;
   /** 0 = greedy, 1 = default, larger explores more (at most 10). */
   exploration?: number;
   /** Seed of the policy's random choices (replayable runs). */
   seed?: number;
   /** Half-life of a reward's weight in days (default 30). */
   halfLifeDays?: number;
+  half_life_days?: number;
   /** Longest prompt accepted (default 10000 characters). */
   maxPromptChars?: number;
+  max_prompt_chars?: number;
   /** How long an open may wait for other tabs to release an older database version before
    * failing with code "Blocked" (default 5000 ms). */
   blockedTimeoutMs?: number;
+  blocked_timeout_ms?: number;
 }
 
 /** A request to optimize one prompt. */
@@ -102,6 +119,8 @@ export interface OptimizeRequest {
   options?: Record<string, OptionValue>;
   /** Group spans under a task (32 hex digits). */
   taskId?: string;
+  /** The seed's name for `taskId`. */
+  task_id?: string;
   metadata?: Record<string, unknown>;
 }
 
@@ -165,18 +184,28 @@ export interface OptimizeResult {
   createdAt: number;
 }
 
-/** Feedback on a span; the seed's snake_case names are accepted too. */
-export interface FeedbackRequest {
-  spanId: string;
+/** Feedback on a span; the seed's snake_case names (`span_id`, `task_id`, `feedback_text`,
+ * `used_result`, `quality_score`) are accepted too, one spelling per field. */
+export type FeedbackRequest = FeedbackFields & (
+  | { spanId: string; span_id?: never }
+  | { span_id: string; spanId?: never });
+
+/** The fields of `FeedbackRequest` besides the span id. */
+export interface FeedbackFields {
   taskId?: string;
+  task_id?: string;
   /** Explicit reward in [-1, 1]; wins over the reward function. */
   reward?: number;
   feedbackText?: string;
+  feedback_text?: string;
   metadata?: {
+    /** 1 to 5. */
     rating?: number;
     satisfied?: boolean;
     usedResult?: boolean;
+    used_result?: boolean;
     qualityScore?: number;
+    quality_score?: number;
     [key: string]: unknown;
   };
 }
@@ -333,7 +362,9 @@ export interface Reward {
 export interface QueryRequest {
   category?: Category;
   spanId?: string;
+  span_id?: string;
   taskId?: string;
+  task_id?: string;
   /** Default 50, at most 10000. */
   limit?: number;
   offset?: number;
@@ -357,7 +388,9 @@ export interface ExportDocument {
   policies: PolicySnapshot[];
 }
 
-export interface ImportOptions {
+/** Options of `importData`. It can be cancelled until the write starts; once the document
+ * is written the call completes. */
+export interface ImportOptions extends ProgressOptions {
   /** Drop what was stored before (default false: merge, keeping existing records). */
   replace?: boolean;
 }
@@ -380,13 +413,14 @@ export interface RewardInput {
   span: Span;
 }
 
-/** Input of `calculateReward`. */
-export interface RewardSignals {
-  qualityScore: number;
+/** Input of `calculateReward` (`quality_score` and `used_result` accepted too). */
+export type RewardSignals = {
+  /** 1 to 5. */
   rating?: number;
   satisfied?: boolean;
   usedResult?: boolean;
-}
+  used_result?: boolean;
+} & ({ qualityScore: number; quality_score?: never } | { quality_score: number; qualityScore?: never });
 
 export interface OtlpAttribute {
   key: string;

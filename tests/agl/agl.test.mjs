@@ -17,7 +17,7 @@ import path from "node:path";
 import { env, freePort, python, readBack as readBackFrom, remember as rememberRecords, root, startStore, work } from "./helpers.mjs";
 
 const cli = path.join(root, "pkg", "bin", "lightprompt.mjs");
-const lp = createRequire(import.meta.url)(path.join(root, "pkg", "node", "lightprompt.cjs"));
+const lp = createRequire(import.meta.url)(path.join(root, "pkg", "node.cjs"));
 
 let store = null;
 let storeUrl = "";

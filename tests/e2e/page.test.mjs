@@ -412,6 +412,32 @@ describe("lightprompt page", { timeout: 110_000 }, () => {
     assert.equal(await text("#stat-spans"), "10");
   });
 
+  it("shows progress for training; Cancel stops a training that waits for its lock", async () => {
+    // Training: the bar fills and goes away, the report shows.
+    await page.evaluate(() => { document.getElementById("train-report").textContent = ""; });
+    await page.getByRole("button", { name: "Train now" }).click();
+    await page.waitForFunction(() => document.getElementById("train-report").textContent.startsWith("Trained"));
+    assert.equal(await page.locator("#busy-progress").isHidden(), true);
+    const version = await text("#train-report");
+    // Hold the tabs' training lock (as another tab training would), so the next training
+    // waits in the lock's queue: Cancel then takes it out, deterministically.
+    await page.evaluate(() => new Promise((held) => {
+      navigator.locks.request("lightprompt-train:lightprompt", () => new Promise((release) => { window.releaseTrainLock = release; held(); }));
+    }));
+    await page.getByRole("button", { name: "Train now" }).click();
+    await page.locator("#busy-cancel").waitFor({ state: "visible" });
+    assert.equal(await page.locator("#busy-progress").isVisible(), true);
+    await page.locator("#busy-cancel").click();
+    await page.waitForFunction(() => document.getElementById("train-report").textContent.includes("Aborted"));
+    await page.evaluate(() => window.releaseTrainLock());
+    assert.equal(await page.locator("#busy-cancel").isHidden(), true);
+    // The policy is the one of before: training again makes the next version, not two more.
+    await page.getByRole("button", { name: "Train now" }).click();
+    await page.waitForFunction(() => document.getElementById("train-report").textContent.startsWith("Trained"));
+    const before = Number(version.match(/policy v(\d+)/)[1]);
+    assert.equal(Number((await text("#train-report")).match(/policy v(\d+)/)[1]), before + 1);
+  });
+
   it("fits a 390px phone and a 1280px desktop (screenshots)", async () => {
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.setViewportSize({ width: 1280, height: 800 });

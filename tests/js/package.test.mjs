@@ -139,7 +139,7 @@ test("concurrent calls do not trip over each other", async () => {
 });
 
 test("the TypeScript types cover the API without any", () => {
-  const dts = readFileSync(path.join(consumer, "node_modules/lightprompt/web/lightprompt.d.ts"), "utf8");
+  const dts = readFileSync(path.join(consumer, "node_modules/lightprompt/lightprompt.d.ts"), "utf8");
   for (const name of ["open(options?: LightPromptOptions)", "optimize(request: OptimizeRequest): Promise<OptimizeResult>", "interface TrainingStatus", "feedback(request: FeedbackRequest): Promise<FeedbackResult>"]) {
     assert.ok(dts.includes(name) || dts.replace(/\s+/g, " ").includes(name), `${name} missing`);
   }
@@ -205,4 +205,46 @@ test("the bad-input matrix rejects every case by code and field, storing nothing
   const { tried, failures } = await runMatrix(lp, t);
   assert.ok(tried >= 40, `${tried}`);
   assert.deepEqual(failures, []);
+});
+
+test("progress and cancellation: a batch reports progress, an aborted one stores nothing", async () => {
+  const t = await lp.LightPrompt.open({ seed: 10 });
+  const requests = Array.from({ length: 2000 }, (_, i) => ({ prompt: `a lighthouse number ${i}`, category: "image", model: "sdxl" }));
+  const seen = [];
+  const out = await t.optimizeBatch(requests, { onProgress: (done, total) => seen.push([done, total]) });
+  assert.equal(out.length, 2000);
+  assert.deepEqual(seen[0], [0, 2000]);
+  assert.deepEqual(seen.at(-1), [2000, 2000]);
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i][0] >= seen[i - 1][0], "progress never goes back");
+  const controller = new AbortController();
+  const e = await rejects(t.optimizeBatch(requests, { signal: controller.signal, onProgress: (done) => done > 0 && controller.abort(new Error("user pressed Cancel")) }), "Aborted");
+  assert.ok(e instanceof lp.LightPromptError && lp.isLightPromptError(e));
+  assert.match(e.message, /user pressed Cancel/);
+  assert.equal((await t.trainingStatus()).totalSpans, 2000);
+  // Stages for train, evaluate and import; a cancelled import writes nothing.
+  for (const call of [(o) => t.train(o), (o) => t.evaluate(o)]) {
+    const stages = [];
+    await call({ onProgress: (done, total) => stages.push(`${done}/${total}`) });
+    assert.ok(stages.length >= 2 && stages[0].startsWith("0/") && stages.at(-1).split("/")[0] === stages.at(-1).split("/")[1], stages.join(" "));
+  }
+  const doc = await t.exportData();
+  const other = await lp.LightPrompt.open({ seed: 11 });
+  await rejects(other.importData(doc, { signal: AbortSignal.abort() }), "Aborted");
+  assert.equal((await other.trainingStatus()).totalSpans, 0);
+  const report = await other.importData(doc, { onProgress: () => {} });
+  assert.equal(report.spansAdded, 2000);
+});
+
+test("helpers before the first open() throw NotInitialized; dispose closes", async () => {
+  // A fresh copy of the CJS entry, so nothing has loaded it yet.
+  const entry = path.join(consumer, "node_modules/lightprompt/node.cjs");
+  const script = `const lp = require(${JSON.stringify(entry)});
+try { lp.supportedModels(); console.log("no error"); } catch (e) { console.log(e.code, e instanceof lp.LightPromptError); }
+lp.LightPrompt.open().then(async (t) => {
+  console.log(lp.version(), typeof lp.calculateReward({ qualityScore: 50 }));
+  t[Symbol.dispose]();
+  try { await t.optimize({ prompt: "a fox", category: "image" }); } catch (e) { console.log(e.code); }
+});`;
+  const out = execFileSync("node", ["-e", script], { encoding: "utf8" });
+  assert.equal(out.trim(), `NotInitialized true\n${lp.version()} number\nClosed`);
 });

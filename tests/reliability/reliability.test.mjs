@@ -51,7 +51,7 @@ before(async () => {
   rmSync(site, { recursive: true, force: true });
   rmSync(profile, { recursive: true, force: true });
   mkdirSync(path.join(site, "pkg"), { recursive: true });
-  cpSync(path.join(root, "pkg", "web"), path.join(site, "pkg"), { recursive: true });
+  cpSync(path.join(root, "www", "pkg"), path.join(site, "pkg"), { recursive: true });
   for (const f of ["harness.html", "harness.js", "bad-inputs.mjs"]) cpSync(path.join(root, "tests", "reliability", f), path.join(site, f));
   const port = await freePort();
   origin = `http://127.0.0.1:${port}`;
