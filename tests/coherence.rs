@@ -266,12 +266,14 @@ fn no_rewrite_contradicts_what_the_prompt_states() {
 /// how the rules do on prompts nobody tuned them on, against the floors.
 #[test]
 fn held_out_prompts_stay_within_the_floors() {
-    let cases = cases_in("holdout.tsv");
-    assert!(cases.len() >= 300, "{} cases", cases.len());
-    let (greedy, exploring) = measure(&cases);
-    let text = report("held out", &cases, &greedy, &exploring);
-    println!("{text}");
-    assert!(rate(&greedy) <= 1.0 && rate(&exploring) <= 2.0, "{text}");
+    for file in ["holdout.tsv", "holdout2.tsv"] {
+        let cases = cases_in(file);
+        assert!(cases.len() >= 300, "{file}: {} cases", cases.len());
+        let (greedy, exploring) = measure(&cases);
+        let text = report(file, &cases, &greedy, &exploring);
+        println!("{text}");
+        assert!(rate(&greedy) <= 1.0 && rate(&exploring) <= 2.0, "{text}");
+    }
 }
 
 /// Craft groups an image or video rewrite adds (lighting, camera, style, colour, mood,

@@ -240,7 +240,10 @@ fn analyze_with(
     let named: Vec<&str> = {
         let mut v: Vec<&str> = tokens
             .iter()
-            .filter(|t| rules.colours.contains(&t.norm))
+            .filter(|t| {
+                rules.colours.contains(&t.norm)
+                    || rules.colours.contains(super::rules::korean_stem(&t.norm))
+            })
             .map(|t| t.norm.as_str())
             .collect();
         v.sort_unstable();
@@ -361,7 +364,10 @@ fn read_intent(
     // Two colours named are a palette, whatever a medium implies.
     let colours: std::collections::BTreeSet<&str> = tokens
         .iter()
-        .filter(|t| rules.colours.contains(&t.norm))
+        .filter(|t| {
+            rules.colours.contains(&t.norm)
+                || rules.colours.contains(super::rules::korean_stem(&t.norm))
+        })
         .map(|t| t.norm.as_str())
         .collect();
     if colours.len() >= 2 && !stated.iter().any(|t| t.axis == "palette") {

@@ -269,17 +269,29 @@ fn alternative_forms(word: &str) -> Vec<String> {
     }
 }
 
-fn word_matches(rule_word: &str, token: &Token) -> bool {
+/// A Hangul word without the particle after it ("파란색과" → "파란색").
+pub fn korean_stem(word: &str) -> &str {
+    PARTICLES
+        .iter()
+        .find_map(|p| word.strip_suffix(p).filter(|s| !s.is_empty()))
+        .unwrap_or(word)
+}
+
+fn word_matches(rule_word: &str, token: &Token, whole: bool) -> bool {
     if token.norm == rule_word {
         return true;
     }
     if token.is_hangul() {
         // Korean particles follow the stem: "조명이" matches the term "조명". A one-syllable
-        // term takes only a particle after it, so "닭" does not match "닭강정".
+        // term standing alone takes only a particle after it, so "닭" does not match
+        // "닭강정" (in a phrase, "시 써" still matches "시 써줘").
         let Some(rest) = token.norm.strip_prefix(rule_word) else {
             return false;
         };
-        return rule_word.chars().count() > 1 || rest.is_empty() || PARTICLES.contains(&rest);
+        return !whole
+            || rule_word.chars().count() > 1
+            || rest.is_empty()
+            || PARTICLES.contains(&rest);
     }
     alternative_forms(&token.norm)
         .iter()
@@ -330,7 +342,7 @@ fn matches_at(words: &[String], tokens: &[Token], at: usize) -> bool {
             .iter()
             .zip(&tokens[at..])
             .enumerate()
-            .all(|(k, (w, t))| (k == 0 || !t.after_break) && word_matches(w, t))
+            .all(|(k, (w, t))| (k == 0 || !t.after_break) && word_matches(w, t, words.len() == 1))
 }
 
 fn normalized_words(text: &str) -> Vec<String> {
