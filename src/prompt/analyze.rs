@@ -237,19 +237,7 @@ fn analyze_with(
     }
 
     // Colours named one by one ("red, yellow and blue") state the palette.
-    let named: Vec<&str> = {
-        let mut v: Vec<&str> = tokens
-            .iter()
-            .filter(|t| {
-                rules.colours.contains(&t.norm)
-                    || rules.colours.contains(super::rules::korean_stem(&t.norm))
-            })
-            .map(|t| t.norm.as_str())
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
+    let named = named_colours(rules, &tokens);
     if named.len() >= 2 {
         if let Some(p) = facets.iter_mut().find(|p| p.facet == Facet::Color) {
             p.present = true;
@@ -281,7 +269,7 @@ fn analyze_with(
 
     let intent = match given {
         Some(intent) => intent.clone(),
-        None => read_intent(rules, table, text, &tokens, &matches),
+        None => read_intent(rules, table, text, &tokens, &matches, named.len()),
     };
     for ((presence, &open), &fitting) in facets.iter_mut().zip(&intent.open).zip(&intent.fitting) {
         presence.applicable = if presence.present { fitting } else { open };
@@ -309,6 +297,7 @@ fn read_intent(
     text: &str,
     tokens: &[Token],
     matches: &[TermMatch],
+    colours: usize,
 ) -> Intent {
     let mut stated: Vec<Tag> = Vec::new();
     let mut implied: Vec<Tag> = Vec::new();
@@ -362,15 +351,7 @@ fn read_intent(
         }
     }
     // Two colours named are a palette, whatever a medium implies.
-    let colours: std::collections::BTreeSet<&str> = tokens
-        .iter()
-        .filter(|t| {
-            rules.colours.contains(&t.norm)
-                || rules.colours.contains(super::rules::korean_stem(&t.norm))
-        })
-        .map(|t| t.norm.as_str())
-        .collect();
-    if colours.len() >= 2 && !stated.iter().any(|t| t.axis == "palette") {
+    if colours >= 2 && !stated.iter().any(|t| t.axis == "palette") {
         stated.push(Tag {
             axis: "palette",
             value: "named",
@@ -489,6 +470,21 @@ fn read_intent(
 }
 
 const SUBJECT: &str = "subject";
+
+/// The colour names of a prompt, each once (Korean ones without their particle).
+fn named_colours<'t>(rules: &Rules, tokens: &'t [Token]) -> Vec<&'t str> {
+    let mut named: Vec<&str> = tokens
+        .iter()
+        .filter(|t| {
+            rules.colours.contains(&t.norm)
+                || rules.colours.contains(super::rules::korean_stem(&t.norm))
+        })
+        .map(|t| t.norm.as_str())
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    named
+}
 
 /// Units a request may count its answer in.
 const COUNT_UNITS: [&str; 13] = [
