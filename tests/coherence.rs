@@ -266,7 +266,7 @@ fn no_rewrite_contradicts_what_the_prompt_states() {
 /// how the rules do on prompts nobody tuned them on, against the floors.
 #[test]
 fn held_out_prompts_stay_within_the_floors() {
-    for file in ["holdout.tsv", "holdout2.tsv"] {
+    for file in ["holdout.tsv", "holdout2.tsv", "holdout3.tsv"] {
         let cases = cases_in(file);
         assert!(cases.len() >= 300, "{file}: {} cases", cases.len());
         let (greedy, exploring) = measure(&cases);

@@ -269,7 +269,16 @@ fn analyze_with(
 
     let intent = match given {
         Some(intent) => intent.clone(),
-        None => read_intent(rules, table, text, &tokens, &matches, named.len()),
+        None => {
+            let hues = named
+                .iter()
+                .filter(|c| {
+                    !rules.achromatic.contains(**c)
+                        && !rules.achromatic.contains(super::rules::korean_stem(c))
+                })
+                .count();
+            read_intent(rules, table, text, &tokens, &matches, named.len(), hues)
+        }
     };
     for ((presence, &open), &fitting) in facets.iter_mut().zip(&intent.open).zip(&intent.fitting) {
         presence.applicable = if presence.present { fitting } else { open };
@@ -298,6 +307,7 @@ fn read_intent(
     tokens: &[Token],
     matches: &[TermMatch],
     colours: usize,
+    hues: usize,
 ) -> Intent {
     let mut stated: Vec<Tag> = Vec::new();
     let mut implied: Vec<Tag> = Vec::new();
@@ -338,7 +348,13 @@ fn read_intent(
             .rev()
             .find(|k| k.first + k.len > m.first)
             .map(|k| &table.terms[k.term as usize]);
+        // A question word asks only where a sentence starts ("who is allergic" in the middle
+        // of "a limerick about a bee who is allergic…" asks nothing).
+        let opens_sentence = m.first == 0 || tokens[m.first].after_break;
         for t in &term.tags {
+            if t.axis == "form" && t.value == "question" && !opens_sentence {
+                continue;
+            }
             let decided = qualifier.is_some_and(|q| q.tags.iter().any(|u| u.axis == t.axis));
             let subject_ok = t.axis != SUBJECT || (!subject_seen && !modifier);
             if subject_ok && !decided {
@@ -350,12 +366,20 @@ fn read_intent(
             implied.extend(term.implies.iter().copied());
         }
     }
-    // Two colours named are a palette, whatever a medium implies.
+    // Two colours named are a palette, whatever a medium implies; one hue named ("blue
+    // light", "a red apple") at least rules out black and white.
     if colours >= 2 && !stated.iter().any(|t| t.axis == "palette") {
         stated.push(Tag {
             axis: "palette",
             value: "named",
         });
+    }
+    if hues >= 1 {
+        stated.push(Tag {
+            axis: "hue",
+            value: "named",
+        });
+        implied.retain(|t| !(t.axis == "palette" && t.value == "mono"));
     }
     for t in implied {
         let axis_stated = stated.iter().any(|s| s.axis == t.axis);

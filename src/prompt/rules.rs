@@ -170,6 +170,8 @@ pub struct Rules {
     pub prequalifiers: HashSet<String>,
     /// Colour names; two or more in a prompt name its palette.
     pub colours: HashSet<String>,
+    /// The colour names without hue (black, white, grey, ...).
+    pub achromatic: HashSet<String>,
 }
 
 impl Rules {
@@ -355,6 +357,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
     let mut qualifiers = HashSet::new();
     let mut prequalifiers = HashSet::new();
     let mut colours = HashSet::new();
+    let mut achromatic = HashSet::new();
     for (n, raw) in COMMON_RULES.lines().enumerate() {
         let line = strip_comment(raw);
         if line.is_empty() {
@@ -369,6 +372,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
             "qualifiers" => &mut qualifiers,
             "prequalifiers" => &mut prequalifiers,
             "colours" => &mut colours,
+            "achromatic" => &mut achromatic,
             other => return Err(format!("common.rules:{}: unknown list {other:?}", n + 1)),
         };
         for word in content.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -392,6 +396,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
         qualifiers,
         prequalifiers,
         colours,
+        achromatic,
     })
 }
 
