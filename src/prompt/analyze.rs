@@ -94,8 +94,14 @@ pub fn when_holds(when: &[Tag], tags: &[Tag]) -> bool {
         .all(|w| when.iter().any(|v| v.axis == w.axis && tags.contains(v)))
 }
 
+/// Whether an edit or facet with these `fits` and `not` lists suits `tags`: its `fits`
+/// hold and none of its `not` tags is present.
+pub fn suits(fits_list: &[Tag], not: &[Tag], tags: &[Tag]) -> bool {
+    fits(fits_list, tags) && !not.iter().any(|t| tags.contains(t))
+}
+
 fn facet_fits(rule: &FacetRules, tags: &[Tag]) -> bool {
-    fits(&rule.fits, tags) && !rule.not.iter().any(|t| tags.contains(t))
+    suits(&rule.fits, &rule.not, tags)
 }
 
 /// Two modifiers of the prompt that contradict each other.
@@ -120,9 +126,6 @@ pub struct Analysis {
     pub matches: Vec<TermMatch>,
     /// One entry per facet of the category, in [`Category::facets`] order.
     pub facets: Vec<FacetPresence>,
-    /// The intent's tags (see [`Intent`]); the same as `intent.tags`, kept at hand because
-    /// every reader checks them.
-    pub tags: Vec<Tag>,
     /// What the prompt intends.
     pub intent: Intent,
     /// Contradicting modifiers the user wrote.
@@ -155,12 +158,12 @@ impl Analysis {
 
     /// Whether `tag` would contradict a tag of the prompt.
     pub fn conflicts_with(&self, tag: &Tag) -> bool {
-        self.tags.iter().any(|t| t.conflicts_with(tag))
+        self.intent.tags.iter().any(|t| t.conflicts_with(tag))
     }
 
     /// Whether the prompt carries `tag`.
     pub fn has_tag(&self, tag: &Tag) -> bool {
-        self.tags.contains(tag)
+        self.intent.tags.contains(tag)
     }
 
     /// Whether the normalized `words` already occur in the prompt, in order and adjacent.
@@ -291,7 +294,6 @@ fn analyze_with(
         tokens,
         matches,
         facets,
-        tags: intent.tags.clone(),
         intent,
         conflicts,
         content_words,

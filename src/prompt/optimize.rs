@@ -8,7 +8,7 @@
 //! original.
 
 use super::adapters::{resolve, Adapter, Budget, InlineParams, RenderEdit, RenderInput, Rendered};
-use super::analyze::{analyze, analyze_rewrite, fits, when_holds, Analysis, Intent};
+use super::analyze::{analyze, analyze_rewrite, suits, when_holds, Analysis, Intent};
 use super::category::{Category, Facet, Tag};
 use super::options::{ModelOptions, Options};
 use super::rules::{rules, CategoryRules, FacetMode};
@@ -221,7 +221,7 @@ fn max_edits(adapter: &Adapter, options: &ModelOptions, intent: &Intent) -> usiz
 /// Whether an action fits the running tags (the prompt's intent plus the edits chosen so
 /// far): its `fits` hold and none of its `not` tags is present.
 fn action_fits(action: &Action, tags: &[Tag]) -> bool {
-    fits(&action.fits, tags) && !action.not.iter().any(|t| tags.contains(t))
+    suits(&action.fits, &action.not, tags)
 }
 
 /// Tags set by the rule terms in `text`.
@@ -252,6 +252,7 @@ fn skip_action() -> Action {
 fn rule_ratio(adapter: &Adapter, analysis: &Analysis) -> Option<&'static str> {
     let has = |value: &str| {
         analysis
+            .intent
             .tags
             .iter()
             .any(|t| t.axis == "subject" && t.value == value)
@@ -322,9 +323,8 @@ fn build_slots(
         for &e in &rule.edits {
             let edit = &table.edits[e];
             let applies = adapter.accepts(&edit.models)
-                && when_holds(&edit.when, &analysis.tags)
-                && fits(&edit.fits, &analysis.tags)
-                && !edit.not.iter().any(|t| analysis.has_tag(t))
+                && when_holds(&edit.when, &analysis.intent.tags)
+                && suits(&edit.fits, &edit.not, &analysis.intent.tags)
                 && !analysis.contains_words(&edit.words);
             if applies {
                 actions.push(Action {
@@ -377,7 +377,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
 
     // Options that imply edits (a style preset, an answer format) are applied first.
     let option_edits = adapter.option_edits(&options);
-    let mut tags: Vec<Tag> = analysis.tags.clone();
+    let mut tags: Vec<Tag> = analysis.intent.tags.clone();
     for e in &option_edits {
         tags.extend(tags_of(table, &e.text));
     }
@@ -400,7 +400,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
             if k.not.is_empty() {
                 k.not = Cow::Borrowed(rule.not.as_slice());
             }
-            action_fits(&k, &analysis.tags).then_some(k)
+            action_fits(&k, &analysis.intent.tags).then_some(k)
         }));
         if actions.len() > 1 {
             // Learned keywords go first among edits: they are what this user asked for.

@@ -14,7 +14,7 @@
 //! term can add in repetition penalties.
 
 use super::adapters::{Adapter, Budget, Family};
-use super::analyze::{fits, when_holds, Analysis};
+use super::analyze::{suits, when_holds, Analysis};
 use super::category::{Category, Facet};
 use super::rules::{rules, FacetMode};
 use crate::error::Result;
@@ -247,9 +247,8 @@ pub fn score(input: &ScoreInput<'_>) -> Result<QualityScore> {
             .filter(|e| {
                 input.adapter.accepts(&e.models)
                     && !e.tags.iter().any(|t| analysis.conflicts_with(t))
-                    && when_holds(&e.when, &analysis.tags)
-                    && fits(&e.fits, &analysis.tags)
-                    && !e.not.iter().any(|t| analysis.has_tag(t))
+                    && when_holds(&e.when, &analysis.intent.tags)
+                    && suits(&e.fits, &e.not, &analysis.intent.tags)
             })
             .collect();
         examples.sort_by(|a, b| b.prior.total_cmp(&a.prior));
