@@ -144,6 +144,17 @@ after(async () => {
   for (const s of servers) s.close();
 });
 
+/** Builds a webpack app in `dir` and writes its page into dist/ (webpack writes scripts, not
+ *  pages: the page loads its bundle). */
+async function buildWithWebpack(dir) {
+  const config = (await import(path.join(dir, "webpack.config.js"))).default;
+  const webpack = (await import(path.join(tools, "node_modules", "webpack", "lib", "index.js"))).default;
+  const stats = await new Promise((resolve, reject) =>
+    webpack({ ...config, context: dir }, (err, s) => (err ? reject(err) : resolve(s))));
+  assert.ok(!stats.hasErrors(), stats.toString("errors-only"));
+  writeFileSync(path.join(dir, "dist", "index.html"), readFileSync(path.join(dir, "index.html"), "utf8").replace('<script type="module" src="./src/main.js">', '<script src="./main.js">'));
+}
+
 describe("the packed package", () => {
   it("holds exactly the entries, their types, one wasm and the docs", () => {
     const out = execFileSync("npm", ["pack", "--dry-run", "--json", path.join(root, "pkg")], { encoding: "utf8" });
@@ -199,13 +210,7 @@ describe("browsers and bundlers", () => {
   it("webpack 5", async () => {
     shownInReadme("webpack/webpack.config.js");
     const dir = app("webpack", "browser", "webpack");
-    const config = (await import(path.join(dir, "webpack.config.js"))).default;
-    const webpack = (await import(path.join(tools, "node_modules", "webpack", "lib", "index.js"))).default;
-    const stats = await new Promise((resolve, reject) =>
-      webpack({ ...config, context: dir }, (err, s) => (err ? reject(err) : resolve(s))));
-    assert.ok(!stats.hasErrors(), stats.toString("errors-only"));
-    // webpack writes scripts, not pages: the page loads its bundle.
-    writeFileSync(path.join(dir, "dist", "index.html"), readFileSync(path.join(dir, "index.html"), "utf8").replace('<script type="module" src="./src/main.js">', '<script src="./main.js">'));
+    await buildWithWebpack(dir);
     const result = await runPage(`${await serve(path.join(dir, "dist"))}/`);
     assertStored(result, true);
     console.log(`webpack: ${shipped(path.join(dir, "dist"))}`);
@@ -213,12 +218,7 @@ describe("browsers and bundlers", () => {
 
   it("webpack 5: a module worker", async () => {
     const dir = app("webpack-worker", "browser", "worker", "webpack");
-    const config = (await import(path.join(dir, "webpack.config.js"))).default;
-    const webpack = (await import(path.join(tools, "node_modules", "webpack", "lib", "index.js"))).default;
-    const stats = await new Promise((resolve, reject) =>
-      webpack({ ...config, context: dir }, (err, s) => (err ? reject(err) : resolve(s))));
-    assert.ok(!stats.hasErrors(), stats.toString("errors-only"));
-    writeFileSync(path.join(dir, "dist", "index.html"), readFileSync(path.join(dir, "index.html"), "utf8").replace('<script type="module" src="./src/main.js">', '<script src="./main.js">'));
+    await buildWithWebpack(dir);
     assertStored(await runPage(`${await serve(path.join(dir, "dist"))}/`));
   });
 
