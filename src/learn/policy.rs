@@ -18,8 +18,10 @@
 //! Selection samples from a softmax over optimistic scores (posterior mean plus a bonus
 //! proportional to the posterior spread) whose temperature also shrinks with the spread: like
 //! Thompson sampling, it tries what it is unsure of and settles as evidence grows, but its
-//! propensities are exact, which off-policy evaluation needs. With `exploration = 0` the
-//! policy is greedy on the posterior means.
+//! propensities are exact, which off-policy evaluation needs. It explores only inside a
+//! near-best band: an arm whose optimistic score is clearly below the best one's (for a fresh
+//! user, a clearly lower rule prior) has probability exactly 0, so a first rewrite is never a
+//! clearly worse one. With `exploration = 0` the policy is greedy on the posterior means.
 //!
 //! Rewards are weighted by recency with a half-life; the weight of a reward is
 //! `2^((t − t0)/half_life)`, so newer ones count more and sums never need decaying.
@@ -50,6 +52,11 @@ const PRIOR_VARIANCE: f64 = 0.25;
 const TEMPERATURE: f64 = 0.1;
 /// Optimism bonus per unit of posterior spread at exploration 1.
 const BONUS: f64 = 1.0;
+/// Width of the near-best band at exploration 1: an arm whose optimistic score falls further
+/// than this below the best one's is never explored. For a fresh user (equal spreads) this
+/// is a margin on the rules' priors; with evidence, an arm shown to be worse drops out while
+/// an untried one (wide spread, high optimistic score) stays in.
+const NEAR_BEST: f64 = 0.2;
 /// z for the keywords' lower confidence bound (one-sided 95 %).
 const Z_LOWER: f64 = 1.645;
 /// Fewest effective samples before a keyword can count as learned.
@@ -620,9 +627,16 @@ impl Policy {
             .map(|e| e.mean + exploration * BONUS * e.std)
             .collect();
         let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        // The greedy pick always stays in the band, even when untried arms outshine it.
+        let floor = (top - exploration * NEAR_BEST).min(scores[greedy]);
         let mut total = 0.0;
         for (p, score) in probs.iter_mut().zip(&scores) {
-            *p = ((score - top) / tau).exp();
+            // Outside the near-best band the probability is exactly 0, not merely small.
+            *p = if *score >= floor {
+                ((score - top) / tau).exp()
+            } else {
+                0.0
+            };
             total += *p;
         }
         for p in &mut probs {
