@@ -3,16 +3,19 @@
 //! ```text
 //! cargo run --example optimize -- "a beautiful sunset" --category image --model midjourney
 //! cargo run --example optimize -- "a fox" --category image --model sdxl --option aspectRatio=3:2
+//! cargo run --example optimize -- "a pencil sketch of a cat" --intent   # the intent reading only
 //! ```
 
 use lightprompt::engine::{system_clock, Engine, OptimizeRequest};
 use lightprompt::learn::simulate::block_on;
-use lightprompt::prompt::OptionValue;
+use lightprompt::prompt::analyze::analyze;
+use lightprompt::prompt::{Category, OptionValue};
 use lightprompt::store::MemoryStore;
 use lightprompt::EngineConfig;
 
 fn main() {
     let mut args = std::env::args().skip(1);
+    let mut intent_only = false;
     let mut req = OptimizeRequest {
         category: "image".to_string(),
         ..OptimizeRequest::default()
@@ -28,8 +31,25 @@ fn main() {
                     .unwrap_or(OptionValue::Text(v.to_string()));
                 req.options.insert(k.to_string(), value);
             }
+            "--intent" => intent_only = true,
             _ => req.prompt = a,
         }
+    }
+    if intent_only {
+        let category = Category::parse(&req.category, "category").unwrap_or(Category::Image);
+        match analyze(category, &req.prompt) {
+            Ok(analysis) => {
+                let tags: Vec<String> = analysis
+                    .intent
+                    .tags
+                    .iter()
+                    .map(|t| format!("{}:{}", t.axis, t.value))
+                    .collect();
+                println!("{}", tags.join(" "));
+            }
+            Err(e) => eprintln!("error {}: {}", e.code, e.message),
+        }
+        return;
     }
     // Greedy: the example shows what the rules (and nothing random) make of the prompt.
     let config = EngineConfig {

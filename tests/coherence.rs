@@ -280,18 +280,29 @@ fn no_rewrite_contradicts_what_the_prompt_states() {
     );
 }
 
-/// A second set, written apart from the first by someone who saw neither it nor the rules:
-/// how the rules do on prompts nobody tuned them on, against the floors.
+/// Held-out sets, each written apart from the suite, the rules and the other sets by someone
+/// who saw none of them: how the rules do on prompts nobody tuned them on, against the
+/// issue's floors. Every set is measured before any is judged, so one failure shows all.
 #[test]
 fn held_out_prompts_stay_within_the_floors() {
-    for file in ["holdout.tsv", "holdout2.tsv", "holdout3.tsv"] {
+    let mut failing = Vec::new();
+    for file in [
+        "holdout.tsv",
+        "holdout2.tsv",
+        "holdout3.tsv",
+        "holdout4.tsv",
+        "holdout5.tsv",
+    ] {
         let cases = cases_in(file);
         assert!(cases.len() >= 300, "{file}: {} cases", cases.len());
         let (greedy, exploring) = measure(&cases);
         let text = report(file, &cases, &greedy, &exploring);
         println!("{text}");
-        assert!(rate(&greedy) <= 1.0 && rate(&exploring) <= 2.0, "{text}");
+        if rate(&greedy) > 1.0 || rate(&exploring) > 2.0 {
+            failing.push(text);
+        }
     }
+    assert!(failing.is_empty(), "{}", failing.join("\n"));
 }
 
 /// Craft groups an image or video rewrite adds (lighting, camera, style, colour, mood,

@@ -333,27 +333,26 @@ fn simulated_users_teach_the_policy_to_beat_the_rules_by_a_wide_margin() {
     }
 }
 
+/// One simulated user's path is noisy (over 16 users, ratings 201–250 spread from about 0.4
+/// to 0.9), so the claim is about the mean over eight users, never about one picked seed.
 #[test]
 fn after_a_change_of_taste_the_policy_recovers_within_fifty_ratings() {
-    for (seed, category, model) in [
-        (4, Category::Image, "midjourney"),
-        (10, Category::Text, "claude"),
-    ] {
-        // 150 ratings of one taste, then 100 of another; windows of 50 ratings.
-        let report = run_user(seed, category, model, Some(150), 2.0, 250, 50);
-        let before = report.windows[2]; // ratings 101–150: the first taste learned
-        let recovered = report.windows[4]; // ratings 201–250: 50+ ratings after the change
-        assert!(recovered.learned >= 0.7, "{model}: {:?}", report.windows);
-        assert!(
-            recovered.learned >= before.learned - 0.1,
-            "{model}: {:?}",
-            report.windows
-        );
-        assert!(
-            recovered.learned >= recovered.rules + 0.3,
-            "{model}: {:?}",
-            report.windows
-        );
+    for (category, model) in [(Category::Image, "midjourney"), (Category::Text, "claude")] {
+        let (mut before, mut recovered, mut rules) = (0.0, 0.0, 0.0);
+        let users = 8;
+        for seed in 100..100 + users {
+            // 150 ratings of one taste, then 100 of another; windows of 50 ratings.
+            let report = run_user(seed, category, model, Some(150), 2.0, 250, 50);
+            before += report.windows[2].learned / users as f64; // ratings 101–150
+            recovered += report.windows[4].learned / users as f64; // ratings 201–250
+            rules += report.windows[4].rules / users as f64;
+        }
+        let summary =
+            format!("{model}: before {before:.3}, recovered {recovered:.3}, rules {rules:.3}");
+        println!("{summary}");
+        assert!(recovered >= 0.6, "{summary}");
+        assert!(recovered >= before - 0.15, "{summary}");
+        assert!(recovered >= rules + 0.15, "{summary}");
     }
 }
 

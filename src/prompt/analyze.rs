@@ -301,6 +301,24 @@ fn analyze_with(
     }
 }
 
+/// Whether the words around `tokens[first..end]` make what it names a figure: a figure word
+/// right after it ("lion statue"), or a figure word and "of"/"like" at most two words before
+/// it ("statue of a lion", "shaped like a sleeping fox").
+fn names_a_figure(rules: &Rules, tokens: &[Token], first: usize, end: usize) -> bool {
+    if tokens
+        .get(end)
+        .is_some_and(|next| !next.after_break && rules.figures.contains(&next.norm))
+    {
+        return true;
+    }
+    (first.saturating_sub(3)..first).any(|j| {
+        j >= 1
+            && matches!(tokens[j].norm.as_str(), "of" | "like")
+            && rules.figures.contains(&tokens[j - 1].norm)
+            && !tokens[j..=first].iter().skip(1).any(|t| t.after_break)
+    })
+}
+
 /// Reads the intent of a prompt from the terms found (see [`Intent`]).
 fn read_intent(
     rules: &Rules,
@@ -332,6 +350,11 @@ fn read_intent(
                 .rev()
                 .take(2)
                 .any(|t| rules.prequalifiers.contains(&t.norm));
+        // "a lion statue", "a statue of a lion", "a teapot shaped like a sleeping fox".
+        let figure = figure
+            || (!subject_seen
+                && term.tags.iter().any(|t| t.axis == SUBJECT)
+                && names_a_figure(rules, tokens, m.first, m.first + m.len));
         if figure {
             stated.push(Tag {
                 axis: SUBJECT,
@@ -339,8 +362,21 @@ fn read_intent(
             });
             subject_seen = true;
         }
-        let modifier =
-            qualified_next || korean_modifier(&tokens[m.first + m.len - 1], term.words.last());
+        // Of two subject nouns side by side the last is the head: a "leopard gecko" is a
+        // gecko, a "baby elephant" an elephant.
+        // (Not in Korean, where "호랑이와 까치" joins two nouns with a particle.)
+        let before_head = !tokens[m.first].is_hangul()
+            && matches.get(i + 1).is_some_and(|next| {
+                next.first == m.first + m.len
+                    && !tokens[next.first].after_break
+                    && table.terms[next.term as usize]
+                        .tags
+                        .iter()
+                        .any(|t| t.axis == SUBJECT)
+            });
+        let modifier = qualified_next
+            || before_head
+            || korean_modifier(&tokens[m.first + m.len - 1], term.words.last());
         let names_subject = !modifier && term.tags.iter().any(|t| t.axis == SUBJECT);
         // A term that an earlier one overlaps is qualified by it: in "colored pencil
         // drawing", "pencil drawing" says nothing the earlier term already decides and
@@ -702,7 +738,7 @@ mod tests {
 
     #[test]
     fn detects_contradicting_modifiers() {
-        let a = analyze(Category::Image, "photorealistic anime girl").unwrap();
+        let a = analyze(Category::Image, "photograph of an anime girl").unwrap();
         assert_eq!(a.conflicts.len(), 1, "{:?}", a.conflicts);
         assert_eq!(a.conflicts[0].axis, "medium");
     }

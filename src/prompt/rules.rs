@@ -141,6 +141,8 @@ pub struct CategoryRules {
     /// Intents derived from combinations of tags.
     pub derivations: Vec<Derivation>,
     by_first_word: HashMap<String, Vec<u32>>,
+    /// One-word medium terms by their common misspellings (see [`misspellings`]).
+    misspelt: HashMap<String, u32>,
     hangul_terms: Vec<u32>,
     edit_index: HashMap<String, usize>,
 }
@@ -168,6 +170,9 @@ pub struct Rules {
     pub qualifiers: HashSet<String>,
     /// Words before a creature that make it an object ("lego astronaut", "felted hedgehog").
     pub prequalifiers: HashSet<String>,
+    /// Words for a figure or a thing given a creature's form: the creature named with them
+    /// is an object ("lion statue", "statue of a lion", "a teapot shaped like a fox").
+    pub figures: HashSet<String>,
     /// Colour names; two or more in a prompt name its palette.
     pub colours: HashSet<String>,
     /// The colour names without hue (black, white, grey, ...).
@@ -254,12 +259,49 @@ impl CategoryRules {
                     }
                 }
             }
+            // A misspelt medium ("oil paintng", "watercolr") still says what the picture is.
+            if best.is_none() && !token.is_hangul() && !self.by_first_word.contains_key(&token.norm)
+            {
+                if let Some(&term) = self.misspelt.get(&token.norm) {
+                    best = Some(TermMatch {
+                        term,
+                        first: i,
+                        len: 1,
+                    });
+                }
+            }
             if let Some(m) = best {
                 found.push(m);
             }
         }
         found
     }
+}
+
+/// Shortest word whose misspellings are indexed: below that, one letter off is often
+/// another real word.
+const MIN_MISSPELT_LEN: usize = 6;
+
+/// The misspellings of `word` that a typing slip makes: one letter left out or two
+/// neighbours swapped, never the first letter (people rarely get that one wrong, and
+/// dropping it makes real words: "bright" → "right").
+pub fn misspellings(word: &str) -> Vec<String> {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = Vec::new();
+    if chars.len() < MIN_MISSPELT_LEN || !chars.iter().all(|c| c.is_ascii_lowercase()) {
+        return out;
+    }
+    for i in 1..chars.len() {
+        let mut dropped = chars.clone();
+        dropped.remove(i);
+        out.push(dropped.into_iter().collect());
+        if i + 1 < chars.len() && chars[i] != chars[i + 1] {
+            let mut swapped = chars.clone();
+            swapped.swap(i, i + 1);
+            out.push(swapped.into_iter().collect());
+        }
+    }
+    out
 }
 
 /// Other spellings under which a word may appear in the vocabulary (its singular forms).
@@ -356,8 +398,10 @@ fn parse_all() -> std::result::Result<Rules, String> {
     let mut filler = HashSet::new();
     let mut qualifiers = HashSet::new();
     let mut prequalifiers = HashSet::new();
+    let mut figures = HashSet::new();
     let mut colours = HashSet::new();
     let mut achromatic = HashSet::new();
+    let mut real_words = HashSet::new();
     for (n, raw) in COMMON_RULES.lines().enumerate() {
         let line = strip_comment(raw);
         if line.is_empty() {
@@ -371,8 +415,10 @@ fn parse_all() -> std::result::Result<Rules, String> {
             "filler" => &mut filler,
             "qualifiers" => &mut qualifiers,
             "prequalifiers" => &mut prequalifiers,
+            "figures" => &mut figures,
             "colours" => &mut colours,
             "achromatic" => &mut achromatic,
+            "realwords" => &mut real_words,
             other => return Err(format!("common.rules:{}: unknown list {other:?}", n + 1)),
         };
         for word in content.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -385,7 +431,9 @@ fn parse_all() -> std::result::Result<Rules, String> {
         (Category::Video, VIDEO_RULES, "video.rules"),
         (Category::Text, TEXT_RULES, "text.rules"),
     ] {
-        let parsed = parse_category(category, source, &categories)
+        // Words no misspelling may stand for: the stopwords and the listed real words.
+        let known: HashSet<String> = stopwords.union(&real_words).cloned().collect();
+        let parsed = parse_category(category, source, &categories, &known)
             .map_err(|(line, msg)| format!("{file}:{line}: {msg}"))?;
         categories.push(parsed);
     }
@@ -395,6 +443,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
         filler,
         qualifiers,
         prequalifiers,
+        figures,
         colours,
         achromatic,
     })
@@ -459,6 +508,7 @@ fn parse_category(
     category: Category,
     source: &'static str,
     earlier: &[CategoryRules],
+    known_words: &HashSet<String>,
 ) -> std::result::Result<CategoryRules, ParseError> {
     let mut facets: Vec<FacetRules> = Vec::new();
     let mut terms: Vec<TermRule> = Vec::new();
@@ -726,6 +776,37 @@ fn parse_category(
                 .push(i as u32);
         }
     }
+    // Misspellings of one-word terms that name a medium or a time of day, unless they are real words the
+    // rules know (a term's word, a stopword, or a listed real word such as "carton").
+    let mut misspelt: HashMap<String, u32> = HashMap::new();
+    let mut ambiguous: HashSet<String> = HashSet::new();
+    for (i, term) in terms.iter().enumerate() {
+        let names_medium = term
+            .tags
+            .iter()
+            .chain(&term.implies)
+            .any(|t| matches!(t.axis, "medium" | "technique" | "time"));
+        if term.words.len() != 1 || !names_medium {
+            continue;
+        }
+        for slip in misspellings(&term.words[0]) {
+            let known = by_first_word.contains_key(&slip) || known_words.contains(&slip);
+            if known {
+                continue;
+            }
+            match misspelt.get(&slip) {
+                Some(&other) if terms[other as usize].tags != term.tags => {
+                    ambiguous.insert(slip);
+                }
+                _ => {
+                    misspelt.entry(slip).or_insert(i as u32);
+                }
+            }
+        }
+    }
+    for slip in ambiguous {
+        misspelt.remove(&slip);
+    }
     Ok(CategoryRules {
         category,
         facets: ordered,
@@ -734,6 +815,7 @@ fn parse_category(
         profiles,
         derivations,
         by_first_word,
+        misspelt,
         hangul_terms,
         edit_index,
     })
@@ -835,5 +917,69 @@ mod tests {
             "edit x | learn C# fast"
         );
         assert_eq!(strip_comment("# all comment"), "");
+    }
+
+    #[test]
+    fn misspellings_are_one_slip_and_never_the_first_letter() {
+        let slips = misspellings("sketch");
+        assert!(slips.contains(&"sktch".to_string()) && slips.contains(&"sekTch".to_lowercase()));
+        assert!(!slips.contains(&"ketch".to_string()));
+        assert!(misspellings("comic").is_empty(), "short words have none");
+        let table = rules().unwrap().category(Category::Image);
+        let read = |text: &str| {
+            let tokens = tokenize(text);
+            table
+                .match_terms(&tokens)
+                .iter()
+                .flat_map(|m| table.terms[m.term as usize].tags.clone())
+                .map(|t| format!("{}:{}", t.axis, t.value))
+                .collect::<Vec<_>>()
+        };
+        assert!(read("oil paintng of a ship").contains(&"medium:painted".to_string()));
+        assert!(read("a watercolr fox").contains(&"technique:watercolor".to_string()));
+        assert!(!read("a milk carton")
+            .iter()
+            .any(|t| t.starts_with("medium")));
+    }
+
+    /// Words people write often are real words: none of those in the shared corpus (three
+    /// times or more) may be read as a misspelt medium.
+    #[test]
+    fn frequent_corpus_words_are_not_misspellings() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for sub in ["image", "video", "text"] {
+            let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                for token in tokenize(&text) {
+                    *counts.entry(token.norm).or_default() += 1;
+                }
+            }
+        }
+        assert!(
+            counts.len() > 5000,
+            "corpus not found: {} words",
+            counts.len()
+        );
+        let rules = rules().unwrap();
+        let mut misread: Vec<String> = Vec::new();
+        for category in Category::ALL {
+            let table = rules.category(category);
+            for (word, n) in &counts {
+                if *n >= 3 && !table.by_first_word.contains_key(word) {
+                    if let Some(&term) = table.misspelt.get(word) {
+                        misread.push(format!(
+                            "{word} ({n}×) → {}",
+                            table.terms[term as usize].text
+                        ));
+                    }
+                }
+            }
+        }
+        misread.sort();
+        assert!(misread.is_empty(), "{misread:#?}");
     }
 }

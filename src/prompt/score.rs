@@ -539,7 +539,7 @@ mod tests {
         let conflicted = total(
             Category::Image,
             "sdxl",
-            "anime girl, cel shading, photorealistic",
+            "anime girl, cel shading, photograph",
             &[],
             false,
         );
