@@ -105,7 +105,7 @@ fn synthetic(n: usize) -> (Vec<Span>, Vec<Reward>) {
             metadata: Default::default(),
         });
         rewards.push(Reward {
-            reward_id: format!("{:016x}", i + (1 << 40)),
+            reward_id: format!("{:016x}", i as u64 + (1u64 << 40)),
             span_id: format!("{i:016x}"),
             task_id: format!("{i:032x}"),
             category: Category::Image,
