@@ -343,8 +343,9 @@ fn word_matches(rule_word: &str, token: &Token, whole: bool) -> bool {
 }
 
 /// Korean particles that may follow a noun, longest first.
-const PARTICLES: [&str; 16] = [
+const PARTICLES: [&str; 17] = [
     "으로는",
+    "이랑",
     "에서",
     "으로",
     "처럼",
