@@ -143,6 +143,10 @@ pub struct CategoryRules {
     by_first_word: HashMap<String, Vec<u32>>,
     /// One-word medium terms by their common misspellings (see [`misspellings`]).
     misspelt: HashMap<String, u32>,
+    /// One-word medium terms by their word, for words run together ("oilpainting").
+    medium_words: HashMap<String, u32>,
+    /// Every word of every term, for telling a run-together word's first part is a word.
+    vocabulary: HashSet<String>,
     hangul_terms: Vec<u32>,
     edit_index: HashMap<String, usize>,
 }
@@ -262,7 +266,12 @@ impl CategoryRules {
             // A misspelt medium ("oil paintng", "watercolr") still says what the picture is.
             if best.is_none() && !token.is_hangul() && !self.by_first_word.contains_key(&token.norm)
             {
-                if let Some(&term) = self.misspelt.get(&token.norm) {
+                if let Some(term) = self
+                    .misspelt
+                    .get(&token.norm)
+                    .copied()
+                    .or_else(|| self.run_together(&token.norm))
+                {
                     best = Some(TermMatch {
                         term,
                         first: i,
@@ -277,6 +286,24 @@ impl CategoryRules {
         found
     }
 }
+
+impl CategoryRules {
+    /// The medium term ending a word written together with a known word before it
+    /// ("oilpainting" → "painting", "pencilsketch" → "sketch"); both parts must be words the
+    /// rules know, so "stretching" is not "str" + "etching".
+    fn run_together(&self, word: &str) -> Option<u32> {
+        if word.len() < 2 * MIN_RUN_TOGETHER_PART || !word.is_ascii() {
+            return None;
+        }
+        (MIN_RUN_TOGETHER_PART..=word.len() - MIN_RUN_TOGETHER_PART).find_map(|k| {
+            let term = *self.medium_words.get(&word[k..])?;
+            self.vocabulary.contains(&word[..k]).then_some(term)
+        })
+    }
+}
+
+/// Shortest part of a run-together word.
+const MIN_RUN_TOGETHER_PART: usize = 3;
 
 /// Shortest word whose misspellings are indexed: below that, one letter off is often
 /// another real word.
@@ -808,6 +835,20 @@ fn parse_category(
     for slip in ambiguous {
         misspelt.remove(&slip);
     }
+    let mut medium_words: HashMap<String, u32> = HashMap::new();
+    let mut vocabulary: HashSet<String> = known_words.clone();
+    for (i, term) in terms.iter().enumerate() {
+        vocabulary.extend(term.words.iter().filter(|w| w.is_ascii()).cloned());
+        let names_medium = term
+            .tags
+            .iter()
+            .any(|t| t.axis == "medium" || t.axis == "technique");
+        if term.words.len() == 1 && names_medium && term.words[0].len() >= 5 {
+            medium_words
+                .entry(term.words[0].clone())
+                .or_insert(i as u32);
+        }
+    }
     Ok(CategoryRules {
         category,
         facets: ordered,
@@ -817,6 +858,8 @@ fn parse_category(
         derivations,
         by_first_word,
         misspelt,
+        medium_words,
+        vocabulary,
         hangul_terms,
         edit_index,
     })
@@ -944,7 +987,7 @@ mod tests {
     }
 
     /// Words people write often are real words: none of those in the shared corpus (three
-    /// times or more) may be read as a misspelt medium.
+    /// times or more) may be read as a misspelt medium or as words run together.
     #[test]
     fn frequent_corpus_words_are_not_misspellings() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
@@ -971,7 +1014,8 @@ mod tests {
             let table = rules.category(category);
             for (word, n) in &counts {
                 if *n >= 3 && !table.by_first_word.contains_key(word) {
-                    if let Some(&term) = table.misspelt.get(word) {
+                    let slip = table.misspelt.get(word).copied();
+                    if let Some(term) = slip.or_else(|| table.run_together(word)) {
                         misread.push(format!(
                             "{word} ({n}×) → {}",
                             table.terms[term as usize].text
