@@ -433,6 +433,18 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
     };
     let mut draft_cost = costs(&draft);
     let (sep_units, sep_chars) = costs(separator);
+    // The draft's cost once an edit is appended to it.
+    let with_edit = |(units, chars): (usize, usize), a: &Action| {
+        // An edit's words are its tokens: no need to tokenize it again.
+        let own = match budget {
+            Budget::Words(_) => a.words.len(),
+            _ => budget.cost(&a.text),
+        };
+        (
+            units + sep_units + own,
+            chars + sep_chars + a.text.chars().count(),
+        )
+    };
     // Room is measured from the prompt as written: an over-long prompt gets no edits.
     let mut room_ok = within(draft_cost);
 
@@ -472,16 +484,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
                 {
                     return false;
                 }
-                // An edit's words are its tokens: no need to tokenize it again.
-                let units = match budget {
-                    Budget::Words(_) => a.words.len(),
-                    _ => budget.cost(&a.text),
-                };
-                let chars = a.text.chars().count();
-                within((
-                    draft_cost.0 + sep_units + units,
-                    draft_cost.1 + sep_chars + chars,
-                ))
+                within(with_edit(draft_cost, a))
             })
             .map(|(i, _)| i)
             .collect();
@@ -524,7 +527,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
                 covered.push(action.facet);
             }
             edit_count += 1;
-            draft_cost = costs(&draft);
+            draft_cost = with_edit(draft_cost, action);
             room_ok = within(draft_cost);
         }
         chosen.push((s, choice.action, choice));

@@ -147,7 +147,15 @@ pub struct CategoryRules {
     medium_words: HashMap<String, u32>,
     /// Every word of every term, for telling a run-together word's first part is a word.
     vocabulary: HashSet<String>,
+    /// Every Hangul term, for checking the indexes below find all that the full scan does.
+    #[cfg(test)]
     hangul_terms: Vec<u32>,
+    /// Hangul terms by the first syllable of their first word (a word matches a term it
+    /// begins with, particles after it).
+    hangul_by_first: HashMap<char, Vec<u32>>,
+    /// One-word Hangul terms of two syllables or more by their last syllable (a compound
+    /// matches the term it ends with: "건축사진" → "사진").
+    hangul_by_last: HashMap<char, Vec<u32>>,
     edit_index: HashMap<String, usize>,
 }
 
@@ -250,7 +258,7 @@ impl CategoryRules {
                 }
             };
             if token.is_hangul() {
-                for &term in &self.hangul_terms {
+                for term in self.hangul_candidates(&token.norm) {
                     consider(term);
                 }
             } else {
@@ -288,6 +296,28 @@ impl CategoryRules {
 }
 
 impl CategoryRules {
+    /// The Hangul terms that may match a Hangul word, in table order (so ties resolve as if
+    /// every term were tried): those whose first word begins with the word's first syllable,
+    /// and those ending in the last syllable of the word or of its stem without a particle.
+    fn hangul_candidates(&self, word: &str) -> Vec<u32> {
+        let mut out: Vec<u32> = Vec::new();
+        let mut add = |c: Option<char>, index: &HashMap<char, Vec<u32>>| {
+            if let Some(ids) = c.and_then(|c| index.get(&c)) {
+                out.extend_from_slice(ids);
+            }
+        };
+        add(word.chars().next(), &self.hangul_by_first);
+        add(word.chars().last(), &self.hangul_by_last);
+        for p in PARTICLES {
+            if let Some(stem) = word.strip_suffix(p) {
+                add(stem.chars().last(), &self.hangul_by_last);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// The medium term ending a word written together with a known word before it
     /// ("oilpainting" → "painting", "pencilsketch" → "sketch"); both parts must be words the
     /// rules know, so "stretching" is not "str" + "etching".
@@ -792,11 +822,25 @@ fn parse_category(
     }
 
     let mut by_first_word: HashMap<String, Vec<u32>> = HashMap::new();
+    #[cfg(test)]
     let mut hangul_terms = Vec::new();
+    let mut hangul_by_first: HashMap<char, Vec<u32>> = HashMap::new();
+    let mut hangul_by_last: HashMap<char, Vec<u32>> = HashMap::new();
     for (i, term) in terms.iter().enumerate() {
         let first = &term.words[0];
-        if first.chars().next().is_some_and(super::tokenize::is_hangul) {
+        if let Some(c) = first
+            .chars()
+            .next()
+            .filter(|&c| super::tokenize::is_hangul(c))
+        {
+            #[cfg(test)]
             hangul_terms.push(i as u32);
+            hangul_by_first.entry(c).or_default().push(i as u32);
+            if term.words.len() == 1 && first.chars().count() >= 2 {
+                if let Some(last) = first.chars().last() {
+                    hangul_by_last.entry(last).or_default().push(i as u32);
+                }
+            }
         } else {
             by_first_word
                 .entry(first.clone())
@@ -860,7 +904,10 @@ fn parse_category(
         misspelt,
         medium_words,
         vocabulary,
+        #[cfg(test)]
         hangul_terms,
+        hangul_by_first,
+        hangul_by_last,
         edit_index,
     })
 }
@@ -1026,5 +1073,37 @@ mod tests {
         }
         misread.sort();
         assert!(misread.is_empty(), "{misread:#?}");
+    }
+
+    /// The syllable indexes find exactly the Hangul terms a scan of every Hangul term finds,
+    /// on every Korean prompt of the coherence suite and held-out sets.
+    #[test]
+    fn hangul_candidates_match_the_full_scan() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/coherence");
+        let rules = rules().unwrap();
+        let mut words = 0;
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            for line in text.lines() {
+                let tokens = tokenize(line);
+                for (i, token) in tokens.iter().enumerate().filter(|(_, t)| t.is_hangul()) {
+                    for category in Category::ALL {
+                        let table = rules.category(category);
+                        let found = |ids: Vec<u32>| -> Vec<u32> {
+                            ids.into_iter()
+                                .filter(|&t| matches_at(&table.terms[t as usize].words, &tokens, i))
+                                .collect()
+                        };
+                        assert_eq!(
+                            found(table.hangul_terms.clone()),
+                            found(table.hangul_candidates(&token.norm)),
+                            "{line}"
+                        );
+                    }
+                    words += 1;
+                }
+            }
+        }
+        assert!(words > 1000, "{words} Korean words");
     }
 }
