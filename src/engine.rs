@@ -11,7 +11,8 @@ use crate::learn::{
     self, Evaluation, LearnedOptimizations, Policy, PolicyChooser, PolicyState, Target,
 };
 use crate::prompt::adapters::resolve;
-use crate::prompt::optimize::{optimize, AppliedEdit, OptimizeInput};
+use crate::prompt::analyze::AnalysisCache;
+use crate::prompt::optimize::{optimize_cached, AppliedEdit, OptimizeInput};
 use crate::prompt::score::{FacetScore, Penalty};
 use crate::prompt::{Category, Options};
 use crate::reward::{
@@ -436,6 +437,9 @@ struct Totals {
     reward_sum: [f64; 3],
 }
 
+/// Analyses kept for repeats: a prompt and a few rewrites of each of the last few dozen.
+const ANALYSIS_CACHE_CAPACITY: usize = 128;
+
 struct State {
     policy: Policy,
     policy_version: u32,
@@ -455,6 +459,8 @@ struct State {
     closed: bool,
     /// The sequence number given last (spans and rewards share it).
     last_sequence: u64,
+    /// Analyses of recent prompts and rewrites, for repeats.
+    analyses: AnalysisCache,
 }
 
 fn cat_index(c: Category) -> usize {
@@ -594,6 +600,7 @@ impl<S: Store> Engine<S> {
                 during_training: Vec::new(),
                 closed: false,
                 last_sequence: 0,
+                analyses: AnalysisCache::new(ANALYSIS_CACHE_CAPACITY),
             }),
             config,
             clock,
@@ -736,6 +743,12 @@ impl<S: Store> Engine<S> {
         *self.reward_fn.borrow_mut() = f;
     }
 
+    /// Lookups of the analysis cache so far: (answered from it, analysed afresh).
+    pub fn analysis_cache_stats(&self) -> (u64, u64) {
+        let st = self.state.borrow();
+        (st.analyses.hits, st.analyses.misses)
+    }
+
     /// Optimizes without storing anything (a preview, or for benchmarks of the compute).
     /// `exploration` overrides the configured one (0 = what the policy thinks best).
     pub fn preview(
@@ -758,6 +771,7 @@ impl<S: Store> Engine<S> {
             ids,
             policy_version,
             last_sequence,
+            analyses,
             ..
         } = &mut *st;
         let mut chooser = PolicyChooser {
@@ -771,7 +785,7 @@ impl<S: Store> Engine<S> {
             model: c.model.as_deref(),
             options: &c.options,
         };
-        let out = optimize(&input, &mut chooser)?;
+        let out = optimize_cached(&input, &mut chooser, analyses)?;
         let span_id = ids.hex(8);
         let task_id = c.task_id.clone().unwrap_or_else(|| ids.hex(16));
         let now = (self.clock)();

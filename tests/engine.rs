@@ -645,3 +645,55 @@ fn sequence_numbers_continue_after_the_stored_ones_when_the_clock_went_back() {
         "the later rating numbers last"
     );
 }
+
+/// A prompt seen again is answered from the analysis cache, with exactly the result a fresh
+/// engine computes; the cache stays bounded however many prompts pass through it.
+#[test]
+fn a_repeated_prompt_reuses_its_analysis_and_gives_the_same_result() {
+    let cfg = EngineConfig {
+        exploration: 0.0,
+        ..config(3)
+    };
+    let warm = open_on(Rc::new(MemoryStore::new()), cfg.clone());
+    let fresh = || open_on(Rc::new(MemoryStore::new()), cfg.clone());
+    let prompts = [
+        (
+            "a watercolor painting of a fox in a meadow",
+            "image",
+            "midjourney",
+        ),
+        ("노을 지는 바닷가, 부드러운 조명", "image", "sdxl"),
+        ("a surfer riding a wave at dawn, drone shot", "video", "veo"),
+        ("write a haiku about rain", "text", "claude"),
+    ];
+    for (prompt, category, model) in prompts {
+        let r = req(prompt, category, model);
+        let first = warm.preview(&r, None).unwrap();
+        let (hits_before, _) = warm.analysis_cache_stats();
+        let again = warm.preview(&r, None).unwrap();
+        let (hits_after, _) = warm.analysis_cache_stats();
+        // The prompt and its (unchanged, greedy) rewrite both come from the cache.
+        assert!(
+            hits_after >= hits_before + 2,
+            "{prompt}: {hits_before} → {hits_after}"
+        );
+        let cold = fresh().preview(&r, None).unwrap();
+        for result in [&again, &cold] {
+            assert_eq!(result.optimized_prompt, first.optimized_prompt, "{prompt}");
+            assert_eq!(result.quality_score, first.quality_score, "{prompt}");
+            assert_eq!(result.breakdown, first.breakdown, "{prompt}");
+            assert_eq!(result.suggestions, first.suggestions, "{prompt}");
+        }
+    }
+    // Many distinct prompts: still answered, cache bounded (checked through the misses).
+    for i in 0..500 {
+        let r = req(
+            &format!("a red fox number {i} in the snow"),
+            "image",
+            "flux",
+        );
+        warm.preview(&r, None).unwrap();
+    }
+    let (hits, misses) = warm.analysis_cache_stats();
+    assert!(misses >= 1000 && hits >= 8, "{hits} hits, {misses} misses");
+}

@@ -8,6 +8,8 @@ use super::category::{Category, Facet, Tag};
 use super::rules::{rules, CategoryRules, FacetRules, Rules, TermMatch};
 use super::tokenize::{tokenize, Token};
 use crate::error::Result;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 /// Whether one facet is covered, and by which words.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,7 +32,7 @@ pub struct FacetPresence {
 /// what its words imply where it states nothing else (a pencil sketch is monochrome), the
 /// kinds of its main subject only (the first one named), and intents derived from
 /// combinations (`task:code-fix`).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Intent {
     /// The intent tags, sorted and unique.
     pub tags: Vec<Tag>,
@@ -181,6 +183,105 @@ impl Analysis {
 pub fn analyze(category: Category, text: &str) -> Result<Analysis> {
     let rules = rules()?;
     Ok(analyze_with(rules, rules.category(category), text, None))
+}
+
+/// A bounded cache of analyses, the least recently used dropped first: a user re-runs and
+/// tweaks the same prompt, and a repeat then skips straight to the policy's choices (and,
+/// when the rewrite repeats too, to its score). Capacity 0 caches nothing.
+#[derive(Debug, Default)]
+pub struct AnalysisCache {
+    capacity: usize,
+    tick: u64,
+    entries: HashMap<AnalysisKey, (u64, Rc<Analysis>)>,
+    /// Lookups answered from the cache.
+    pub hits: u64,
+    /// Lookups that had to analyse.
+    pub misses: u64,
+}
+
+/// What an analysis depends on: the category, the text and, for a rewrite, the intent it
+/// is read under.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct AnalysisKey {
+    category: Category,
+    text: String,
+    intent: Option<Intent>,
+}
+
+impl AnalysisCache {
+    /// A cache holding at most `capacity` analyses.
+    pub fn new(capacity: usize) -> AnalysisCache {
+        AnalysisCache {
+            capacity,
+            ..AnalysisCache::default()
+        }
+    }
+
+    /// The analysis of a prompt, from the cache or computed (as [`analyze`]).
+    pub fn prompt(&mut self, category: Category, text: &str) -> Result<Rc<Analysis>> {
+        self.get_or_analyze(category, text, None)
+    }
+
+    /// The analysis of a rewrite under an intent, from the cache or computed (as
+    /// [`analyze_rewrite`]).
+    pub fn rewrite(
+        &mut self,
+        category: Category,
+        text: &str,
+        intent: &Intent,
+    ) -> Result<Rc<Analysis>> {
+        self.get_or_analyze(category, text, Some(intent))
+    }
+
+    fn get_or_analyze(
+        &mut self,
+        category: Category,
+        text: &str,
+        intent: Option<&Intent>,
+    ) -> Result<Rc<Analysis>> {
+        let rules = rules()?;
+        let compute = || Rc::new(analyze_with(rules, rules.category(category), text, intent));
+        if self.capacity == 0 {
+            self.misses += 1;
+            return Ok(compute());
+        }
+        self.tick += 1;
+        let key = AnalysisKey {
+            category,
+            text: text.to_string(),
+            intent: intent.cloned(),
+        };
+        if let Some(entry) = self.entries.get_mut(&key) {
+            entry.0 = self.tick;
+            self.hits += 1;
+            return Ok(Rc::clone(&entry.1));
+        }
+        self.misses += 1;
+        if self.entries.len() >= self.capacity {
+            // The capacity is small (tens), so finding the oldest by a scan is cheap.
+            if let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (used, _))| *used)
+                .map(|(k, _)| k.clone())
+            {
+                self.entries.remove(&oldest);
+            }
+        }
+        let analysis = compute();
+        self.entries.insert(key, (self.tick, Rc::clone(&analysis)));
+        Ok(analysis)
+    }
+
+    /// How many analyses it holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 /// Analyzes a rewrite of a prompt under the prompt's intent (so the rewrite is judged by what
@@ -801,5 +902,29 @@ mod tests {
                 analyze(category, text).unwrap();
             }
         }
+    }
+
+    #[test]
+    fn the_analysis_cache_keeps_the_most_recently_used() {
+        let mut cache = AnalysisCache::new(2);
+        let a = cache.prompt(Category::Image, "a fox").unwrap();
+        cache.prompt(Category::Image, "a cat").unwrap();
+        // Same text, other category: its own entry; "a fox" is used again, so "a cat" is
+        // the one dropped.
+        assert!(Rc::ptr_eq(
+            &a,
+            &cache.prompt(Category::Image, "a fox").unwrap()
+        ));
+        cache.prompt(Category::Video, "a fox").unwrap();
+        assert_eq!(cache.len(), 2);
+        assert_eq!((cache.hits, cache.misses), (1, 3));
+        cache.prompt(Category::Image, "a fox").unwrap();
+        cache.prompt(Category::Image, "a cat").unwrap();
+        assert_eq!((cache.hits, cache.misses), (2, 4));
+        assert_eq!(a.intent, analyze(Category::Image, "a fox").unwrap().intent);
+        let mut none = AnalysisCache::new(0);
+        none.prompt(Category::Image, "a fox").unwrap();
+        none.prompt(Category::Image, "a fox").unwrap();
+        assert_eq!((none.hits, none.misses, none.len()), (0, 2, 0));
     }
 }

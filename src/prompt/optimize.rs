@@ -8,7 +8,7 @@
 //! original.
 
 use super::adapters::{resolve, Adapter, Budget, InlineParams, RenderEdit, RenderInput, Rendered};
-use super::analyze::{analyze, analyze_rewrite, suits, when_holds, Analysis, Intent};
+use super::analyze::{analyze, suits, when_holds, Analysis, AnalysisCache, Intent};
 use super::category::{Category, Facet, Tag};
 use super::options::{ModelOptions, Options};
 use super::rules::{rules, CategoryRules, FacetMode};
@@ -18,6 +18,7 @@ use crate::error::Result;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// Id of the action that adds nothing to a slot.
 pub const SKIP: &str = "skip";
@@ -197,7 +198,7 @@ pub struct Optimization {
     /// Remarks (fallback adapter, options overriding inline parameters, ...).
     pub notes: Vec<String>,
     /// The analysis of the user's prompt.
-    pub analysis: Analysis,
+    pub analysis: Rc<Analysis>,
     /// Modifier terms of the rules (not subjects) found in the optimized prompt, as the
     /// rules spell them: what keyword learning credits.
     pub keywords: Vec<String>,
@@ -352,6 +353,16 @@ fn build_slots(
 
 /// Runs the optimizer with `chooser` as the policy.
 pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<Optimization> {
+    optimize_cached(input, chooser, &mut AnalysisCache::new(0))
+}
+
+/// [`optimize`], taking the analyses of the prompt and of its rewrite from `cache` when it
+/// has seen them (the result is the same either way).
+pub fn optimize_cached(
+    input: &OptimizeInput<'_>,
+    chooser: &mut dyn Chooser,
+    cache: &mut AnalysisCache,
+) -> Result<Optimization> {
     let rules = rules()?;
     let table = rules.category(input.category);
     let resolved = resolve(input.category, input.model)?;
@@ -368,7 +379,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
 
     let trimmed = input.prompt.trim();
     let (text, inline) = adapter.split_inline(trimmed);
-    let analysis = analyze(input.category, text)?;
+    let analysis = cache.prompt(input.category, text)?;
     let ctx = DecisionContext {
         category: input.category,
         model: adapter.id,
@@ -561,7 +572,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
     // The rewrite is judged under the prompt's intent plus what the chosen edits say.
     let rewrite_intent = analysis.intent.with(table, &tags);
     let (mut optimized, mut final_analysis) =
-        score_rendered(adapter, &rendered, max_chars, &rewrite_intent)?;
+        score_rendered(adapter, &rendered, max_chars, &rewrite_intent, cache)?;
     // The optimized prompt never scores below the original: drop edits from the end until
     // it does not (rare; e.g. an estimate that undercounted a budget).
     while optimized.total < original.total {
@@ -578,7 +589,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
         ));
         rendered = render_with(&chosen);
         (optimized, final_analysis) =
-            score_rendered(adapter, &rendered, max_chars, &rewrite_intent)?;
+            score_rendered(adapter, &rendered, max_chars, &rewrite_intent, cache)?;
     }
     if optimized.total < original.total {
         // Even the bare rendering scores lower (the user's own syntax was better): keep the
@@ -589,7 +600,7 @@ pub fn optimize(input: &OptimizeInput<'_>, chooser: &mut dyn Chooser) -> Result<
             ..Rendered::default()
         };
         optimized = original.clone();
-        final_analysis = analysis.clone();
+        final_analysis = Rc::clone(&analysis);
         chosen.clear();
     }
     notes.extend(rendered.notes.iter().cloned());
@@ -681,9 +692,10 @@ fn score_rendered(
     rendered: &Rendered,
     max_chars: Option<usize>,
     intent: &Intent,
-) -> Result<(QualityScore, Analysis)> {
+    cache: &mut AnalysisCache,
+) -> Result<(QualityScore, Rc<Analysis>)> {
     let (text, inline) = adapter.split_inline(&rendered.prompt);
-    let analysis = analyze_rewrite(adapter.category, text, intent)?;
+    let analysis = cache.rewrite(adapter.category, text, intent)?;
     let quality = score_analysis(
         adapter,
         &analysis,
