@@ -475,8 +475,13 @@ fn read_intent(
                         .iter()
                         .any(|t| t.axis == SUBJECT)
             });
+        // "No people", "without a car": what is ruled out is not the subject.
+        let ruled_out = m.first > 0
+            && !tokens[m.first].after_break
+            && matches!(tokens[m.first - 1].norm.as_str(), "no" | "without" | "not");
         let modifier = qualified_next
             || before_head
+            || ruled_out
             || korean_modifier(&tokens[m.first + m.len - 1], term.words.last());
         let names_subject = !modifier && term.tags.iter().any(|t| t.axis == SUBJECT);
         // A term that an earlier one overlaps is qualified by it: in "colored pencil
