@@ -525,6 +525,10 @@ fn read_intent(
         });
         implied.retain(|t| !(t.axis == "palette" && t.value == "mono"));
     }
+    // A task implied by a noun ("an email", "a newsletter") yields to one derived from the
+    // verbs and forms ("write a poem … for our newsletter" is a poem): it comes in last.
+    let (implied_task, implied): (Vec<Tag>, Vec<Tag>) =
+        implied.into_iter().partition(|t| t.axis == TASK);
     for t in implied {
         let axis_stated = stated.iter().any(|s| s.axis == t.axis);
         if !axis_stated || (t.is_multi_valued() && t.axis != SUBJECT && !stated.contains(&t)) {
@@ -599,6 +603,9 @@ fn read_intent(
             }
             stated.push(d.tag);
         }
+    }
+    if !stated.iter().any(|t| t.axis == TASK) {
+        stated.extend(implied_task.into_iter().take(1));
     }
     stated.sort();
     stated.dedup();
