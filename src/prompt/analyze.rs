@@ -402,22 +402,27 @@ fn analyze_with(
     }
 }
 
-/// Whether the words around `tokens[first..end]` make what it names a figure: a figure word
-/// right after it ("lion statue"), or a figure word and "of"/"like" at most two words before
-/// it ("statue of a lion", "shaped like a sleeping fox").
+/// Whether the words around `tokens[first..end]` make what it names a figure: a
+/// pre-qualifier at most two words before it ("lego astronaut", "felted hedgehog"), a figure
+/// word right after it ("lion statue"), or a figure word and a link ("of", "like") at most two
+/// words before it ("statue of a lion", "shaped like a sleeping fox").
 fn names_a_figure(rules: &Rules, tokens: &[Token], first: usize, end: usize) -> bool {
-    if tokens
+    let prequalified = tokens[..first]
+        .iter()
+        .rev()
+        .take(2)
+        .any(|t| rules.prequalifiers.contains(&t.norm));
+    let figure_after = tokens
         .get(end)
-        .is_some_and(|next| !next.after_break && rules.figures.contains(&next.norm))
-    {
-        return true;
-    }
-    (first.saturating_sub(3)..first).any(|j| {
-        j >= 1
-            && matches!(tokens[j].norm.as_str(), "of" | "like")
-            && rules.figures.contains(&tokens[j - 1].norm)
-            && !tokens[j..=first].iter().skip(1).any(|t| t.after_break)
-    })
+        .is_some_and(|next| !next.after_break && rules.figures.contains(&next.norm));
+    prequalified
+        || figure_after
+        || (first.saturating_sub(3)..first).any(|j| {
+            j >= 1
+                && rules.figure_links.contains(&tokens[j].norm)
+                && rules.figures.contains(&tokens[j - 1].norm)
+                && !tokens[j..=first].iter().skip(1).any(|t| t.after_break)
+        })
 }
 
 /// Reads the intent of a prompt from the terms found (see [`Intent`]).
@@ -442,20 +447,11 @@ fn read_intent(
         let qualified_next = tokens
             .get(m.first + m.len)
             .is_some_and(|next| rules.qualifiers.contains(&next.norm));
-        // "a lego astronaut", "a felted hedgehog": a figure of the creature, an object.
+        // A figure of the creature is an object: "a lego astronaut", "a lion statue", "a
+        // statue of a lion", "a teapot shaped like a sleeping fox".
         let figure = !subject_seen
             && term.tags.iter().any(|t| t.axis == SUBJECT)
-            && m.first > 0
-            && tokens[..m.first]
-                .iter()
-                .rev()
-                .take(2)
-                .any(|t| rules.prequalifiers.contains(&t.norm));
-        // "a lion statue", "a statue of a lion", "a teapot shaped like a sleeping fox".
-        let figure = figure
-            || (!subject_seen
-                && term.tags.iter().any(|t| t.axis == SUBJECT)
-                && names_a_figure(rules, tokens, m.first, m.first + m.len));
+            && names_a_figure(rules, tokens, m.first, m.first + m.len);
         if figure {
             stated.push(Tag {
                 axis: SUBJECT,
@@ -478,7 +474,7 @@ fn read_intent(
         // "No people", "without a car": what is ruled out is not the subject.
         let ruled_out = m.first > 0
             && !tokens[m.first].after_break
-            && matches!(tokens[m.first - 1].norm.as_str(), "no" | "without" | "not");
+            && rules.negations.contains(&tokens[m.first - 1].norm);
         let modifier = qualified_next
             || before_head
             || ruled_out

@@ -185,6 +185,10 @@ pub struct Rules {
     /// Words for a figure or a thing given a creature's form: the creature named with them
     /// is an object ("lion statue", "statue of a lion", "a teapot shaped like a fox").
     pub figures: HashSet<String>,
+    /// Words joining a figure word to the creature it shows ("statue of", "shaped like").
+    pub figure_links: HashSet<String>,
+    /// Words before a noun that rule it out ("no people"): it is not the subject.
+    pub negations: HashSet<String>,
     /// Colour names; two or more in a prompt name its palette.
     pub colours: HashSet<String>,
     /// The colour names without hue (black, white, grey, ...).
@@ -335,6 +339,9 @@ impl CategoryRules {
 /// Shortest part of a run-together word.
 const MIN_RUN_TOGETHER_PART: usize = 3;
 
+/// Shortest medium word looked for at the end of a run-together word.
+const MIN_RUN_TOGETHER_MEDIUM: usize = 5;
+
 /// Shortest word whose misspellings are indexed: below that, one letter off is often
 /// another real word.
 const MIN_MISSPELT_LEN: usize = 6;
@@ -457,6 +464,8 @@ fn parse_all() -> std::result::Result<Rules, String> {
     let mut qualifiers = HashSet::new();
     let mut prequalifiers = HashSet::new();
     let mut figures = HashSet::new();
+    let mut figure_links = HashSet::new();
+    let mut negations = HashSet::new();
     let mut colours = HashSet::new();
     let mut achromatic = HashSet::new();
     let mut real_words = HashSet::new();
@@ -474,6 +483,8 @@ fn parse_all() -> std::result::Result<Rules, String> {
             "qualifiers" => &mut qualifiers,
             "prequalifiers" => &mut prequalifiers,
             "figures" => &mut figures,
+            "figurelinks" => &mut figure_links,
+            "negations" => &mut negations,
             "colours" => &mut colours,
             "achromatic" => &mut achromatic,
             "realwords" => &mut real_words,
@@ -483,14 +494,14 @@ fn parse_all() -> std::result::Result<Rules, String> {
             target.insert(word.to_lowercase());
         }
     }
+    // Words no misspelling may stand for: the stopwords and the listed real words.
+    let known: HashSet<String> = stopwords.union(&real_words).cloned().collect();
     let mut categories: Vec<CategoryRules> = Vec::new();
     for (category, source, file) in [
         (Category::Image, IMAGE_RULES, "image.rules"),
         (Category::Video, VIDEO_RULES, "video.rules"),
         (Category::Text, TEXT_RULES, "text.rules"),
     ] {
-        // Words no misspelling may stand for: the stopwords and the listed real words.
-        let known: HashSet<String> = stopwords.union(&real_words).cloned().collect();
         let parsed = parse_category(category, source, &categories, &known)
             .map_err(|(line, msg)| format!("{file}:{line}: {msg}"))?;
         categories.push(parsed);
@@ -502,6 +513,8 @@ fn parse_all() -> std::result::Result<Rules, String> {
         qualifiers,
         prequalifiers,
         figures,
+        figure_links,
+        negations,
         colours,
         achromatic,
     })
@@ -848,8 +861,9 @@ fn parse_category(
                 .push(i as u32);
         }
     }
-    // Misspellings of one-word terms that name a medium or a time of day, unless they are real words the
-    // rules know (a term's word, a stopword, or a listed real word such as "carton").
+    // Misspellings of one-word terms that name a medium or a time of day, unless they are
+    // real words the rules know (a term's word, a stopword, or a listed real word such as
+    // "carton").
     let mut misspelt: HashMap<String, u32> = HashMap::new();
     let mut ambiguous: HashSet<String> = HashSet::new();
     for (i, term) in terms.iter().enumerate() {
@@ -887,7 +901,7 @@ fn parse_category(
             .tags
             .iter()
             .any(|t| t.axis == "medium" || t.axis == "technique");
-        if term.words.len() == 1 && names_medium && term.words[0].len() >= 5 {
+        if term.words.len() == 1 && names_medium && term.words[0].len() >= MIN_RUN_TOGETHER_MEDIUM {
             medium_words
                 .entry(term.words[0].clone())
                 .or_insert(i as u32);
