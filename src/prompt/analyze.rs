@@ -5,8 +5,8 @@
 //! the suggestions.
 
 use super::category::{Category, Facet, Tag};
-use super::rules::{rules, CategoryRules, FacetRules, Rules, TermMatch};
-use super::tokenize::{tokenize, Token};
+use super::rules::{rules, CategoryRules, FacetRules, Rules, TermMatch, TermRule};
+use super::tokenize::{singular, tokenize, Token};
 use crate::error::Result;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -406,6 +406,22 @@ fn analyze_with(
 /// pre-qualifier at most two words before it ("lego astronaut", "felted hedgehog"), a figure
 /// word right after it ("lion statue"), or a figure word and a link ("of", "like") at most two
 /// words before it ("statue of a lion", "shaped like a sleeping fox").
+/// Whether the last word of a subject term names many: a collective ("people", "a herd"),
+/// an English plural of the term's word ("monks"), or a Korean noun with 들 ("사람들").
+fn names_a_group(rules: &Rules, last: &Token, term: &TermRule) -> bool {
+    let word = term.words.last().map(String::as_str).unwrap_or_default();
+    if rules.collectives.contains(&last.norm) || rules.collectives.contains(word) {
+        return true;
+    }
+    if last.is_hangul() {
+        return last
+            .norm
+            .strip_prefix(word)
+            .is_some_and(|rest| rest.starts_with('들'));
+    }
+    last.norm != word && singular(&last.norm).is_some()
+}
+
 fn names_a_figure(rules: &Rules, tokens: &[Token], first: usize, end: usize) -> bool {
     let prequalified = tokens[..first]
         .iter()
@@ -500,6 +516,17 @@ fn read_intent(
             if subject_ok && !decided {
                 stated.push(*t);
             }
+        }
+        // "Monks copying manuscripts", "a crowd in togas": a group is not posed like one
+        // person or animal.
+        if names_subject
+            && !subject_seen
+            && names_a_group(rules, &tokens[m.first + m.len - 1], term)
+        {
+            stated.push(Tag {
+                axis: "number",
+                value: "plural",
+            });
         }
         subject_seen |= names_subject;
         if qualifier.is_none() {
@@ -600,6 +627,23 @@ fn read_intent(
             stated.push(d.tag);
         }
     }
+    // A word no term read that speaks of an axis ("sun through the windows", "the camera
+    // completely still", "warm tones") leaves the axis unclear: no edit then sets or assumes a
+    // value there, since the rules cannot tell which value the user meant.
+    let mut read = vec![false; tokens.len()];
+    for m in matches {
+        read[m.first..m.first + m.len].fill(true);
+    }
+    for (token, _) in tokens.iter().zip(&read).filter(|(_, &r)| !r) {
+        if let Some(axis) = table.hinted_axis(token) {
+            if !stated.iter().any(|t| t.axis == axis) {
+                stated.push(Tag {
+                    axis,
+                    value: UNCLEAR,
+                });
+            }
+        }
+    }
     if !stated.iter().any(|t| t.axis == TASK) {
         stated.extend(implied_task.into_iter().take(1));
     }
@@ -641,6 +685,8 @@ fn read_intent(
 }
 
 const SUBJECT: &str = "subject";
+/// The value of an axis the prompt speaks of in words the rules cannot read.
+pub const UNCLEAR: &str = "unclear";
 
 /// The colour names of a prompt, each once (Korean ones without their particle).
 fn named_colours<'t>(rules: &Rules, tokens: &'t [Token]) -> Vec<&'t str> {
@@ -827,6 +873,69 @@ fn find_repeats(rules: &Rules, text: &str, tokens: &[Token], category: Category)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn intent_of(category: Category, text: &str) -> Vec<String> {
+        let a = analyze(category, text).unwrap();
+        a.intent.tags.iter().map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn a_word_about_an_axis_the_terms_cannot_read_leaves_it_unclear() {
+        let scene = "cozy bakery with the sun coming through the windows";
+        assert!(intent_of(Category::Image, scene).contains(&"time:unclear".into()));
+        let still = "a lighthouse in a storm, the camera held perfectly steady";
+        assert!(intent_of(Category::Video, still).contains(&"motion:unclear".into()));
+        // A stated value wins over a hint, and a hint inside a term is that term's.
+        let golden = intent_of(Category::Image, "golden hour sun over a field");
+        assert!(golden.contains(&"time:golden".into()), "{golden:?}");
+        assert!(!golden.contains(&"time:unclear".into()), "{golden:?}");
+        let pencil = intent_of(Category::Image, "colored pencil drawing of a fox");
+        assert!(!pencil.contains(&"palette:unclear".into()), "{pencil:?}");
+        // Nothing set on an unclear axis: no golden hour, no camera move.
+        let rules = rules().unwrap();
+        let a = analyze(Category::Image, scene).unwrap();
+        let golden_hour = rules
+            .category(Category::Image)
+            .edit("image.lighting.golden-hour");
+        assert!(golden_hour.is_some_and(|e| e.tags.iter().any(|t| a.conflicts_with(t))));
+    }
+
+    #[test]
+    fn a_group_is_plural_and_one_is_not() {
+        for group in [
+            "monks copying manuscripts by candlelight",
+            "a crowd in togas",
+            "two women laughing",
+            "공원에서 노는 사람들",
+        ] {
+            let tags = intent_of(Category::Image, group);
+            assert!(tags.contains(&"number:plural".into()), "{group}: {tags:?}");
+        }
+        for one in [
+            "a monk reading",
+            "a woman laughing",
+            "a lion statue",
+            "공원의 소녀",
+        ] {
+            let tags = intent_of(Category::Image, one);
+            assert!(!tags.contains(&"number:plural".into()), "{one}: {tags:?}");
+        }
+    }
+
+    #[test]
+    fn a_text_addressed_to_someone_names_its_audience() {
+        for note in [
+            "write a thank-you note for my grandma",
+            "write a note to my landlord about the broken heater",
+            "부장님께 보낼 사과 메일 써줘",
+            "reply to this customer who wants a refund",
+        ] {
+            let a = analyze(Category::Text, note).unwrap();
+            assert!(a.has(Facet::Audience), "{note}");
+        }
+        let a = analyze(Category::Text, "explain how vaccines work").unwrap();
+        assert!(!a.has(Facet::Audience));
+    }
 
     #[test]
     fn sunset_has_subject_but_no_lighting() {

@@ -237,7 +237,8 @@ pub struct Tag {
 impl Tag {
     /// Axes on which a prompt may hold several values at once without contradiction
     /// (a prompt can show a person and an animal; it cannot be both photo and anime).
-    const MULTI_VALUED_AXES: [&'static str; 5] = ["subject", "domain", "technique", "act", "form"];
+    pub const MULTI_VALUED_AXES: [&'static str; 5] =
+        ["subject", "domain", "technique", "act", "form"];
 
     /// Whether the two tags contradict each other.
     pub fn conflicts_with(&self, other: &Tag) -> bool {

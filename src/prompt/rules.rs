@@ -140,6 +140,10 @@ pub struct CategoryRules {
     pub profiles: Vec<Profile>,
     /// Intents derived from combinations of tags.
     pub derivations: Vec<Derivation>,
+    /// Words that show the prompt speaks of an axis ("sun", "still", "tones"), by word: where
+    /// no term states a value on that axis, the prompt holds `axis:unclear`, and no edit sets
+    /// or assumes a value there.
+    pub hints: HashMap<String, &'static str>,
     by_first_word: HashMap<String, Vec<u32>>,
     /// One-word medium terms by their common misspellings (see [`misspellings`]).
     misspelt: HashMap<String, u32>,
@@ -189,6 +193,9 @@ pub struct Rules {
     pub figure_links: HashSet<String>,
     /// Words before a noun that rule it out ("no people"): it is not the subject.
     pub negations: HashSet<String>,
+    /// Words that name many at once ("people", "a crowd", "a herd"): a subject named by one,
+    /// or in the plural, is a group.
+    pub collectives: HashSet<String>,
     /// Colour names; two or more in a prompt name its palette.
     pub colours: HashSet<String>,
     /// The colour names without hue (black, white, grey, ...).
@@ -231,6 +238,17 @@ impl CategoryRules {
     /// Looks an edit up by id.
     pub fn edit(&self, id: &str) -> Option<&EditRule> {
         self.edit_index.get(id).map(|&i| &self.edits[i])
+    }
+
+    /// The axis a token hints at, if it is a hint word (plurals and Korean particles
+    /// folded).
+    pub fn hinted_axis(&self, token: &Token) -> Option<&'static str> {
+        let word = token.norm.as_str();
+        let found = |w: &str| self.hints.get(w).copied();
+        if token.is_hangul() {
+            return found(word).or_else(|| found(korean_stem(word)));
+        }
+        found(word).or_else(|| alternative_forms(word).iter().find_map(|w| found(w)))
     }
 
     /// Index of an edit by id.
@@ -467,6 +485,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
     let mut figure_links = HashSet::new();
     let mut negations = HashSet::new();
     let mut colours = HashSet::new();
+    let mut collectives = HashSet::new();
     let mut achromatic = HashSet::new();
     let mut real_words = HashSet::new();
     for (n, raw) in COMMON_RULES.lines().enumerate() {
@@ -486,6 +505,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
             "figurelinks" => &mut figure_links,
             "negations" => &mut negations,
             "colours" => &mut colours,
+            "collectives" => &mut collectives,
             "achromatic" => &mut achromatic,
             "realwords" => &mut real_words,
             other => return Err(format!("common.rules:{}: unknown list {other:?}", n + 1)),
@@ -515,6 +535,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
         figures,
         figure_links,
         negations,
+        collectives,
         colours,
         achromatic,
     })
@@ -586,6 +607,7 @@ fn parse_category(
     let mut edits: Vec<EditRule> = Vec::new();
     let mut profiles: Vec<Profile> = Vec::new();
     let mut derivations: Vec<Derivation> = Vec::new();
+    let mut hints: HashMap<String, &'static str> = HashMap::new();
     // None: the tag-only `context` section.
     let mut current: Option<Facet> = None;
     let mut in_section = false;
@@ -808,6 +830,25 @@ fn parse_category(
                     needs,
                 });
             }
+            "hints" => {
+                let axis = words
+                    .next()
+                    .ok_or((n, "hints without an axis".to_string()))?;
+                let axis = static_slice(source, axis);
+                if Tag::MULTI_VALUED_AXES.contains(&axis) {
+                    return Err((n, format!("hints on {axis}, which holds many values")));
+                }
+                let content = content.ok_or((n, "hints without '|'".to_string()))?;
+                for word in content.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+                    let mut normalized = normalized_words(word);
+                    if normalized.len() != 1 {
+                        return Err((n, format!("hint {word:?} is not one word")));
+                    }
+                    if let Some(other) = hints.insert(normalized.remove(0), axis) {
+                        return Err((n, format!("hint {word:?} already hints {other}")));
+                    }
+                }
+            }
             other => return Err((n, format!("unknown statement {other:?}"))),
         }
     }
@@ -914,6 +955,7 @@ fn parse_category(
         edits,
         profiles,
         derivations,
+        hints,
         by_first_word,
         misspelt,
         medium_words,
