@@ -487,10 +487,13 @@ fn read_intent(
                         .iter()
                         .any(|t| t.axis == SUBJECT)
             });
-        // "No people", "without a car": what is ruled out is not the subject.
-        let ruled_out = m.first > 0
+        // "No people", "without a car", "사람 없는": what is ruled out is not the subject.
+        let ruled_out = (m.first > 0
             && !tokens[m.first].after_break
-            && rules.negations.contains(&tokens[m.first - 1].norm);
+            && rules.negations.contains(&tokens[m.first - 1].norm))
+            || tokens
+                .get(m.first + m.len)
+                .is_some_and(|next| !next.after_break && rules.post_negations.contains(&next.norm));
         let modifier = qualified_next
             || before_head
             || ruled_out

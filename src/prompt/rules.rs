@@ -193,6 +193,8 @@ pub struct Rules {
     pub figure_links: HashSet<String>,
     /// Words before a noun that rule it out ("no people"): it is not the subject.
     pub negations: HashSet<String>,
+    /// Words after a noun that rule it out (Korean "사람 없는", without people).
+    pub post_negations: HashSet<String>,
     /// Words that name many at once ("people", "a crowd", "a herd"): a subject named by one,
     /// or in the plural, is a group.
     pub collectives: HashSet<String>,
@@ -344,7 +346,11 @@ impl CategoryRules {
     /// ("oilpainting" → "painting", "pencilsketch" → "sketch"); both parts must be words the
     /// rules know, so "stretching" is not "str" + "etching".
     fn run_together(&self, word: &str) -> Option<u32> {
-        if word.len() < 2 * MIN_RUN_TOGETHER_PART || !word.is_ascii() {
+        // A word the rules know ("geographic") is itself, not two words run together.
+        if word.len() < 2 * MIN_RUN_TOGETHER_PART
+            || !word.is_ascii()
+            || self.vocabulary.contains(word)
+        {
             return None;
         }
         (MIN_RUN_TOGETHER_PART..=word.len() - MIN_RUN_TOGETHER_PART).find_map(|k| {
@@ -484,6 +490,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
     let mut figures = HashSet::new();
     let mut figure_links = HashSet::new();
     let mut negations = HashSet::new();
+    let mut post_negations = HashSet::new();
     let mut colours = HashSet::new();
     let mut collectives = HashSet::new();
     let mut achromatic = HashSet::new();
@@ -504,6 +511,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
             "figures" => &mut figures,
             "figurelinks" => &mut figure_links,
             "negations" => &mut negations,
+            "postnegations" => &mut post_negations,
             "colours" => &mut colours,
             "collectives" => &mut collectives,
             "achromatic" => &mut achromatic,
@@ -535,6 +543,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
         figures,
         figure_links,
         negations,
+        post_negations,
         collectives,
         colours,
         achromatic,
