@@ -536,12 +536,13 @@ fn read_intent(
             implied.extend(term.implies.iter().copied());
         }
     }
-    // Two colours named are a palette, whatever a medium implies; one hue named ("blue
-    // light", "a red apple") at least rules out black and white.
+    // Two colours named are a palette, whatever a medium implies ("black and grey", with no
+    // hue among them, is black and white); one hue named ("blue light", "a red apple") at
+    // least rules out black and white.
     if colours >= 2 && !stated.iter().any(|t| t.axis == "palette") {
         stated.push(Tag {
             axis: "palette",
-            value: "named",
+            value: if hues == 0 { "mono" } else { "named" },
         });
     }
     if hues >= 1 {

@@ -862,6 +862,8 @@ fn parse_category(
         }
     }
 
+    let terms = merge_repeated_terms(terms);
+
     // Attach edits to their facets and check the tables are complete.
     let mut edit_index = HashMap::new();
     for (i, edit) in edits.iter().enumerate() {
@@ -977,6 +979,43 @@ fn parse_category(
     })
 }
 
+/// One term per wording: a wording written on two lines ("moon" as a subject and as implying
+/// night) keeps its first line's facet and takes the tags of both, since matching finds one
+/// term per position and would otherwise drop the second line's tags. On a single-valued axis
+/// the first line's value stays.
+fn merge_repeated_terms(terms: Vec<TermRule>) -> Vec<TermRule> {
+    fn merge(into: &mut Vec<Tag>, more: &[Tag]) {
+        for t in more {
+            let taken = into
+                .iter()
+                .any(|u| u == t || (u.axis == t.axis && !t.is_multi_valued()));
+            if !taken {
+                into.push(*t);
+            }
+        }
+    }
+    let mut merged: Vec<TermRule> = Vec::with_capacity(terms.len());
+    let mut by_words: HashMap<Vec<String>, usize> = HashMap::new();
+    for term in terms {
+        match by_words.get(&term.words) {
+            Some(&i) => {
+                let first = &mut merged[i];
+                merge(&mut first.tags, &term.tags);
+                let tags = first.tags.clone();
+                merge(&mut first.implies, &term.implies);
+                first
+                    .implies
+                    .retain(|t| !tags.iter().any(|u| u.axis == t.axis));
+            }
+            None => {
+                by_words.insert(term.words.clone(), merged.len());
+                merged.push(term);
+            }
+        }
+    }
+    merged
+}
+
 /// Re-borrows a trimmed sub-slice of the static rule source with the static lifetime.
 fn static_slice(source: &'static str, part: &str) -> &'static str {
     let start = part.as_ptr() as usize - source.as_ptr() as usize;
@@ -996,6 +1035,34 @@ mod tests {
             assert_eq!(c.facets.len(), category.facets().len());
         }
         assert!(rules.stopwords.contains("the"));
+    }
+
+    /// A wording written on two lines is one term with the tags of both ("흑백사진" as a photo
+    /// and as black and white; "moon" as a subject and as implying night).
+    #[test]
+    fn a_term_written_twice_takes_the_tags_of_both() {
+        let rules = rules().unwrap();
+        for category in Category::ALL {
+            let c = rules.category(category);
+            let mut seen = HashSet::new();
+            for term in &c.terms {
+                assert!(
+                    seen.insert(&term.words),
+                    "{}: {}",
+                    category.as_str(),
+                    term.text
+                );
+            }
+        }
+        let image = rules.category(Category::Image);
+        let moon = image.term("moon").unwrap();
+        let tags: Vec<String> = moon
+            .tags
+            .iter()
+            .chain(&moon.implies)
+            .map(|t| t.to_string())
+            .collect();
+        assert!(tags.contains(&"time:night".to_string()), "{tags:?}");
     }
 
     #[test]
