@@ -298,6 +298,7 @@ fn held_out_prompts_stay_within_the_floors() {
         "holdout9.tsv",
         "holdout10.tsv",
         "holdout11.tsv",
+        "holdout12.tsv",
     ] {
         let cases = cases_in(file);
         assert!(cases.len() >= 300, "{file}: {} cases", cases.len());

@@ -265,13 +265,17 @@ impl CategoryRules {
             let mut best: Option<TermMatch> = None;
             let mut consider = |term: u32| {
                 let words = &self.terms[term as usize].words;
-                // The longest term wins; between terms of as many words, the longer text
-                // ("땅거미", dusk, over "거미", spider, inside it).
+                // The longest term wins; between terms of as many words, the one that reads
+                // the word best (in Korean the head of a compound comes last: "사슴벌레", a
+                // stag beetle, is a 벌레, not a 사슴), then the longer text ("땅거미", dusk,
+                // over "거미", spider, inside it).
+                let fit = |w: &[String]| hangul_fit(token, w);
                 let longer = |b: TermMatch| {
+                    let other = &self.terms[b.term as usize];
                     b.len < words.len()
                         || (b.len == words.len()
-                            && self.terms[b.term as usize].text.len()
-                                < self.terms[term as usize].text.len())
+                            && (fit(&other.words), other.text.len())
+                                < (fit(words), self.terms[term as usize].text.len()))
                 };
                 if matches_at(words, tokens, i) && best.is_none_or(longer) {
                     best = Some(TermMatch {
@@ -464,6 +468,23 @@ fn compound_ends_with(token: &Token, rule_word: &str) -> bool {
         .find_map(|p| word.strip_suffix(p).filter(|s| s.len() > rule_word.len()))
         .unwrap_or(word);
     stem.len() > rule_word.len() && stem.ends_with(rule_word)
+}
+
+/// How well a one-word term reads a Hangul word: 2 when it is the word (a particle aside),
+/// 1 when the word is a compound ending in it (its head), 0 when the word only begins with
+/// it; terms of several words and non-Hangul words all rank alike.
+fn hangul_fit(token: &Token, words: &[String]) -> u8 {
+    if words.len() != 1 || !token.is_hangul() {
+        return 2;
+    }
+    let rest = token.norm.strip_prefix(words[0].as_str());
+    if rest.is_some_and(|r| r.is_empty() || PARTICLES.contains(&r)) {
+        2
+    } else if compound_ends_with(token, &words[0]) {
+        1
+    } else {
+        0
+    }
 }
 
 fn matches_at(words: &[String], tokens: &[Token], at: usize) -> bool {
