@@ -299,6 +299,7 @@ fn held_out_prompts_stay_within_the_floors() {
         "holdout10.tsv",
         "holdout11.tsv",
         "holdout12.tsv",
+        "holdout13.tsv",
     ] {
         let cases = cases_in(file);
         assert!(cases.len() >= 300, "{file}: {} cases", cases.len());
