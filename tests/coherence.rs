@@ -300,6 +300,7 @@ fn held_out_prompts_stay_within_the_floors() {
         "holdout11.tsv",
         "holdout12.tsv",
         "holdout13.tsv",
+        "holdout14.tsv",
     ] {
         let cases = cases_in(file);
         assert!(cases.len() >= 300, "{file}: {} cases", cases.len());
