@@ -708,6 +708,25 @@ fn parse_category(
                 let (Some(cat), Some(id)) = (words.next(), words.next()) else {
                     return Err((n, "inherit needs a category and a facet".to_string()));
                 };
+                if id == "hints" {
+                    // `inherit image hints time palette`: the hint words of those axes.
+                    let from = earlier
+                        .iter()
+                        .find(|c| c.category.as_str() == cat)
+                        .ok_or((n, format!("category {cat} not parsed yet")))?;
+                    for axis in words {
+                        let before = hints.len();
+                        for (word, &a) in from.hints.iter().filter(|(_, &a)| a == axis) {
+                            if let Some(other) = hints.insert(word.clone(), a) {
+                                return Err((n, format!("hint {word:?} already hints {other}")));
+                            }
+                        }
+                        if hints.len() == before {
+                            return Err((n, format!("{cat} has no hints on {axis}")));
+                        }
+                    }
+                    continue;
+                }
                 let facet = Facet::parse(id).ok_or((n, format!("unknown facet {id:?}")))?;
                 let Some(target) = current else {
                     return Err((n, "inherit outside a facet section".to_string()));
