@@ -301,6 +301,8 @@ fn held_out_prompts_stay_within_the_floors() {
         "holdout12.tsv",
         "holdout13.tsv",
         "holdout14.tsv",
+        "holdout15.tsv",
+        "holdout16.tsv",
     ] {
         let cases = cases_in(file);
         assert!(cases.len() >= 300, "{file}: {} cases", cases.len());

@@ -786,16 +786,20 @@ fn korean_modifier(token: &Token, stem: Option<&String>) -> bool {
     }
 }
 
-/// `size:short` (one line of ten content words or fewer: a question, not a brief),
-/// `size:long` (forty words or more, or several paragraphs) or `size:medium`. Numbers and
-/// little words do not make a request bigger ("1월 120, 2월 95 … 분석해줘" is short).
+/// The most content words a one-line request has and stays `size:short`: a one-line coding task
+/// or word problem of a dozen content words is still a request, not a brief.
+const SHORT_CONTENT_WORDS: usize = 12;
+
+/// `size:short` (one line of at most [`SHORT_CONTENT_WORDS`] content words: a request, not a
+/// brief), `size:long` (forty words or more, or several paragraphs) or `size:medium`. Numbers
+/// and little words do not make a request bigger ("1월 120, 2월 95 … 분석해줘" is short).
 fn size_of(rules: &Rules, text: &str, tokens: &[Token]) -> Tag {
     let lines = text.trim().lines().filter(|l| !l.trim().is_empty()).count();
     let content = tokens
         .iter()
         .filter(|t| !t.is_number() && rules.is_content_word(t))
         .count();
-    let value = if lines <= 1 && content <= 10 {
+    let value = if lines <= 1 && content <= SHORT_CONTENT_WORDS {
         "short"
     } else if tokens.len() >= 40 || lines >= 3 || text.trim().contains("\n\n") {
         "long"
