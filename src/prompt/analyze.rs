@@ -795,9 +795,15 @@ const SHORT_CONTENT_WORDS: usize = 12;
 /// and little words do not make a request bigger ("1월 120, 2월 95 … 분석해줘" is short).
 fn size_of(rules: &Rules, text: &str, tokens: &[Token]) -> Tag {
     let lines = text.trim().lines().filter(|l| !l.trim().is_empty()).count();
+    // On one line, what follows a colon is the request's material ("우선순위 매겨줘: 보고서
+    // 초안, 팀 회의 준비, …", "explain this line: `…`"), not more of the request.
+    let request_end = match text.find(':') {
+        Some(colon) if lines <= 1 => colon,
+        _ => text.len(),
+    };
     let content = tokens
         .iter()
-        .filter(|t| !t.is_number() && rules.is_content_word(t))
+        .filter(|t| t.start < request_end && !t.is_number() && rules.is_content_word(t))
         .count();
     let value = if lines <= 1 && content <= SHORT_CONTENT_WORDS {
         "short"
