@@ -76,6 +76,18 @@ function rawGetAll(db, storeName, index) {
   });
 }
 
+// Records by key, every get issued at once in one transaction.
+function rawGetByIds(db, storeName, keys) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(storeName, "readonly");
+    const store = tx.objectStore(storeName);
+    const found = [];
+    for (const k of keys) store.get(k).onsuccess = (e) => { if (e.target.result) found.push(e.target.result); };
+    tx.oncomplete = () => resolve(found);
+    tx.onabort = tx.onerror = () => reject(tx.error);
+  });
+}
+
 function openExisting(name) {
   return new Promise((resolve, reject) => { const r = indexedDB.open(name); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
 }
@@ -165,7 +177,9 @@ async function run() {
     out.batchVsDexie = out.batchSpansPerSecond / out.dexieBulkPutPerSecond;
   }
 
-  // 4/5. Load and training: N_LOAD spans + rewards imported, then train() and raw getAll.
+  // 4/5. Scale: N_LOAD spans with a reward on every fifth (the issue's 100k spans and 20k
+  // rewards), imported; train() from scratch against raw reads of the same records; then a
+  // returning user: reopen + train, and the automatic training after ten more ratings.
   for (const size of tiny ? [N_LOAD] : [10_000, N_LOAD]) {
     status(`load + train ${size}`);
     await deleteDb("bench-load");
@@ -176,7 +190,9 @@ async function run() {
       const s = template[i % template.length];
       const id = hex(i + 1, 16);
       spans.push({ ...s, spanId: id, taskId: hex(i + 1, 32), createdAt: 1.7e12 + i });
-      rewards.push({ rewardId: hex(i + 1 + 2 ** 40, 16), spanId: id, taskId: hex(i + 1, 32), category: s.category, model: s.model, value: ((i * 37) % 200) / 100 - 1, source: "computed", qualityScore: s.qualityScore, rating: 1 + (i % 5), metadata: {}, createdAt: 1.7e12 + i + 0.5 });
+      if (i % 5 === 0) {
+        rewards.push({ rewardId: hex(i + 1 + 2 ** 40, 16), spanId: id, taskId: hex(i + 1, 32), category: s.category, model: s.model, value: ((i * 37) % 200) / 100 - 1, source: "computed", qualityScore: s.qualityScore, rating: 1 + (i % 5), metadata: {}, createdAt: 1.7e12 + i + 0.5 });
+      }
     }
     const ti = now();
     await lp.importData({ format: "lightprompt", version: 1, exportedAt: Date.now(), spans, rewards, policies: [] });
@@ -185,21 +201,31 @@ async function run() {
     out[`train${size}Ms`] = report.ms;
     out[`train${size}ComputeMs`] = report.computeMs;
     const loadMs = report.ms - report.computeMs;
-    out[`load${size}RecordsPerSecond`] = (2 * size) / (loadMs / 1000);
+    out[`load${size}RecordsPerSecond`] = (report.rewardsUsed + report.spansUsed) / (loadMs / 1000);
     lp.close();
+    // Raw IndexedDB reading the same records: every reward, and the rated spans by id.
     const raw = await openExisting("bench-load");
     const tr = now();
-    const a = await rawGetAll(raw, "spans", "createdAt");
-    const b = await rawGetAll(raw, "rewards", "createdAt");
-    out[`rawGetAll${size}RecordsPerSecond`] = (a.length + b.length) / ((now() - tr) / 1000);
+    const got = await rawGetAll(raw, "rewards", "createdAt");
+    const rated = await rawGetByIds(raw, "spans", got.map((r) => r.spanId));
+    out[`rawRead${size}RecordsPerSecond`] = (got.length + rated.length) / ((now() - tr) / 1000);
     raw.close();
-    out[`load${size}VsRaw`] = out[`load${size}RecordsPerSecond`] / out[`rawGetAll${size}RecordsPerSecond`];
+    out[`load${size}VsRaw`] = out[`load${size}RecordsPerSecond`] / out[`rawRead${size}RecordsPerSecond`];
     if (size === N_LOAD) {
-      // Memory after loading everything (the engine keeps rewards; train() read all spans).
-      const again = await LightPrompt.open({ dbName: "bench-load", seed: 5, autoTrainEvery: 0 });
+      status("reopen + train, auto-train");
+      const t0 = now();
+      const again = await LightPrompt.open({ dbName: "bench-load", seed: 5, autoTrainEvery: 10 });
+      out.reopenMs = now() - t0;
       await again.train();
-      out.wasmMemoryBytes = wasm.memory.buffer.byteLength;
-      out.jsHeapBytes = performance.memory ? performance.memory.usedJSHeapSize : null;
+      out.reopenTrainMs = now() - t0;
+      // Ten more ratings on spans not rated yet; the tenth stores the policy.
+      let last = null;
+      for (let i = 0; i < 10; i++) {
+        const t = now();
+        last = await again.feedback({ spanId: hex(5 * i + 2, 16), metadata: { rating: 4 } });
+        out.autoTrainFeedbackMs = now() - t;
+      }
+      out.autoTrainMs = last && last.trained ? last.trained.ms : null;
       // Online update through the API: feedback on stored spans (includes the write).
       const times = [];
       for (let i = 0; i < (tiny ? 10 : 200); i++) {
@@ -208,6 +234,8 @@ async function run() {
         times.push(now() - t);
       }
       out.feedbackP50Ms = pct(times, 0.5);
+      out.wasmMemoryBytes = wasm.memory.buffer.byteLength;
+      out.jsHeapBytes = performance.memory ? performance.memory.usedJSHeapSize : null;
       again.close();
     }
   }

@@ -105,7 +105,9 @@ const SENTINEL: &str = "sentinel";
 pub struct EngineConfig {
     /// 0 = greedy (no random exploration); 1 = the default; larger explores more.
     pub exploration: f64,
-    /// Train after every this many rewards (0 = only when asked).
+    /// Store the policy as a new snapshot after every this many rewards (0 = only when
+    /// asked). The policy learns from each reward at once; this only makes it survive a
+    /// reload, and costs the policy's size, not the history's ([`Engine::checkpoint`]).
     #[serde(alias = "auto_train_every")]
     pub auto_train_every: u32,
     /// Seed of the policy's random choices; the same seed replays the same choices.
@@ -332,9 +334,9 @@ pub struct FeedbackResult {
 pub struct TrainReport {
     /// The new policy version.
     pub policy_version: u32,
-    /// Spans read.
+    /// Rated spans the policy learned from (the only spans training reads).
     pub spans_used: u64,
-    /// Rewards read.
+    /// Rewards the policy learned from.
     pub rewards_used: u64,
     /// Total time in ms (reading, computing, storing).
     pub ms: f64,
@@ -653,10 +655,16 @@ impl<S: Store> Engine<S> {
         let snapshot = self.store.latest_policy().await?;
         let half_life = self.config.half_life_ms();
         // A snapshot is reused when it was trained on a prefix of today's rewards with the
-        // same half-life; otherwise the policy is rebuilt from scratch.
+        // same half-life; otherwise the policy is rebuilt from scratch. It covers exactly the
+        // first `rewards_used` (in time order) when every later one is newer than the newest
+        // it saw: a reward another tab made earlier but stored later fails that test.
         let usable = snapshot.as_ref().and_then(|s| {
             let state: PolicyState = serde_json::from_value(s.state.clone()).ok()?;
-            let prefix_ok = (s.rewards_used as usize) <= rewards.len();
+            let used = s.rewards_used as usize;
+            let prefix_ok = used <= rewards.len()
+                && rewards
+                    .get(used)
+                    .is_none_or(|next| next.created_at > state.latest);
             (prefix_ok && state.half_life_ms == half_life).then_some((s, state))
         });
         let (mut policy, replay_from) = match &usable {
@@ -666,7 +674,7 @@ impl<S: Store> Engine<S> {
             ),
             None if rewards.is_empty() => (Policy::new(half_life), 0),
             None => {
-                let spans = self.store.training_spans().await?;
+                let spans = self.store.training_spans_by_id(&rated(&rewards)).await?;
                 (Policy::train(&spans, &rewards, half_life), rewards.len())
             }
         };
@@ -1005,7 +1013,7 @@ impl<S: Store> Engine<S> {
         };
         let external = self.external_training.get();
         let (trained, train_error) = if due && !external {
-            match self.train().await {
+            match self.checkpoint().await {
                 Ok(t) => (Some(t), None),
                 Err(e) => (None, Some(e.to_string())),
             }
@@ -1054,8 +1062,50 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// Rebuilds the policy from every stored span and reward, stores it as a new snapshot
-    /// and uses it from now on. Deterministic: the same data gives the same policy.
+    /// Stores the policy in use as a new snapshot, without reading the history: the online
+    /// update after each reward already makes it the policy [`Engine::train`] would build
+    /// (the two agree to rounding; tested), so this costs the policy's size, not the
+    /// history's. When the store holds rewards this engine has not seen (another tab's), it
+    /// reloads first, so the snapshot always covers every stored reward.
+    pub async fn checkpoint(&self) -> Result<TrainReport> {
+        self.ensure_open()?;
+        let started = (self.clock)();
+        let stored = self.store.count_rewards().await?;
+        let known: u64 = self.state.borrow().totals.rewards.iter().sum();
+        if stored != known {
+            self.reload().await?;
+        }
+        let compute_start = (self.clock)();
+        let (snapshot, spans_used) = {
+            let st = self.state.borrow();
+            let state = serde_json::to_value(st.policy.state())
+                .map_err(|e| Error::internal(e.to_string()))?;
+            let snapshot = PolicySnapshot {
+                version: st.policy_version + 1,
+                created_at: (self.clock)(),
+                spans_used: st.latest.len() as u64,
+                rewards_used: st.totals.rewards.iter().sum(),
+                state,
+            };
+            (snapshot, st.latest.len() as u64)
+        };
+        let compute_ms = (self.clock)() - compute_start;
+        self.store.put_policy(&snapshot).await?;
+        let mut st = self.state.borrow_mut();
+        st.policy_version = st.policy_version.max(snapshot.version);
+        st.last_trained_at = Some(snapshot.created_at);
+        st.rewards_since_train = 0;
+        Ok(TrainReport {
+            policy_version: snapshot.version,
+            spans_used,
+            rewards_used: snapshot.rewards_used,
+            ms: ((self.clock)() - started).max(0.0),
+            compute_ms: compute_ms.max(0.0),
+        })
+    }
+
+    /// Rebuilds the policy from every stored reward and the spans they rate, stores it as a
+    /// new snapshot and uses it from now on. Deterministic: the same data gives the same policy.
     pub async fn train(&self) -> Result<TrainReport> {
         self.train_with(&NoProgress).await
     }
@@ -1087,10 +1137,11 @@ impl<S: Store> Engine<S> {
 
     async fn train_inner(&self, started: f64, progress: &dyn Progress) -> Result<TrainReport> {
         progress.step(0, TRAIN_STAGES).await?;
-        let spans = self.store.training_spans().await?;
-        progress.step(1, TRAIN_STAGES).await?;
         let mut rewards = self.store.all_rewards().await?;
         sort_rewards(&mut rewards);
+        progress.step(1, TRAIN_STAGES).await?;
+        // Only rated spans teach anything: read those, not the whole history.
+        let spans = self.store.training_spans_by_id(&rated(&rewards)).await?;
         progress.step(2, TRAIN_STAGES).await?;
         let compute_start = (self.clock)();
         let mut policy = Policy::train(&spans, &rewards, self.config.half_life_ms());
@@ -1419,6 +1470,16 @@ impl<S: Store> Engine<S> {
         let _ = progress.step(IMPORT_STAGES, IMPORT_STAGES).await;
         Ok(report)
     }
+}
+
+/// The ids of the rated spans, each once, in the order of their first reward.
+fn rated(rewards: &[Reward]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::with_capacity(rewards.len());
+    rewards
+        .iter()
+        .filter(|r| seen.insert(r.span_id.as_str()))
+        .map(|r| r.span_id.clone())
+        .collect()
 }
 
 fn sort_rewards(rewards: &mut [Reward]) {

@@ -540,6 +540,110 @@ fn auto_training_runs_every_n_rewards_and_versions_the_policy() {
     assert_eq!(block_on(e.store().all_policies()).unwrap().len(), 2);
 }
 
+/// The learned patterns of two engines agree (effects and samples to rounding).
+fn same_learning<S: Store, T: Store>(a: &Engine<S>, b: &Engine<T>, model: &str) {
+    let x = a.learned_optimizations("image", Some(model)).unwrap();
+    let y = b.learned_optimizations("image", Some(model)).unwrap();
+    assert!(!x.learned_patterns.is_empty(), "{model}: nothing learned");
+    assert_eq!(
+        x.learned_patterns.len(),
+        y.learned_patterns.len(),
+        "{model}"
+    );
+    for (p, q) in x.learned_patterns.iter().zip(&y.learned_patterns) {
+        assert_eq!(p.id, q.id);
+        assert!(
+            (p.effect - q.effect).abs() < 1e-9,
+            "{model} {}: {} vs {}",
+            p.id,
+            p.effect,
+            q.effect
+        );
+        assert!((p.samples - q.samples).abs() < 1e-9, "{model} {}", p.id);
+    }
+}
+
+#[test]
+fn a_checkpoint_stores_what_a_full_training_would_and_covers_other_tabs_rewards() {
+    let store = Rc::new(MemoryStore::new());
+    let auto = EngineConfig {
+        auto_train_every: 4,
+        ..config(31)
+    };
+    // Two tabs of one browser: one clock.
+    let (now, _) = clock();
+    let tab = block_on(Engine::open(store.clone(), auto, now.clone())).unwrap();
+    let other = block_on(Engine::open(store.clone(), config(32), now)).unwrap();
+    let prompts = [
+        "a lighthouse at night",
+        "a red fox in snow",
+        "a bowl of ramen",
+    ];
+    let mut stars = 1.0;
+    for round in 0..9 {
+        for model in ["midjourney", "flux"] {
+            let e = if round % 3 == 2 { &other } else { &tab };
+            let r = block_on(e.optimize(&req(prompts[round % 3], "image", model))).unwrap();
+            stars = stars % 5.0 + 1.0;
+            block_on(e.feedback(&rate(&r.span_id, stars))).unwrap();
+        }
+    }
+    // The tab has not seen the other's rewards: its checkpoint reloads and covers them.
+    let report = block_on(tab.checkpoint()).unwrap();
+    let stored = block_on(store.count_rewards()).unwrap();
+    assert_eq!(report.rewards_used, stored);
+    assert_eq!(report.spans_used, 18);
+    let snapshot = block_on(store.latest_policy()).unwrap().unwrap();
+    assert_eq!(snapshot.version, report.policy_version);
+    assert_eq!(snapshot.rewards_used, stored);
+    // Reopened from the checkpoint, the policy is the one a full training builds.
+    let reopened = open_on(store.clone(), config(33));
+    let trained = open_on(store, config(34));
+    block_on(trained.train()).unwrap();
+    for model in ["midjourney", "flux"] {
+        same_learning(&reopened, &trained, model);
+        same_learning(&tab, &trained, model);
+    }
+}
+
+#[test]
+fn a_reward_made_before_a_snapshot_but_stored_after_it_is_not_lost() {
+    let store = Rc::new(MemoryStore::new());
+    let e = open_on(store.clone(), config(35));
+    let mut made = Vec::new();
+    for (i, model) in [
+        "midjourney",
+        "flux",
+        "midjourney",
+        "flux",
+        "midjourney",
+        "flux",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = block_on(e.optimize(&req("a red fox in snow", "image", model))).unwrap();
+        made.push(r.span_id.clone());
+        if i < 4 {
+            block_on(e.feedback(&rate(&r.span_id, 5.0))).unwrap();
+        }
+    }
+    block_on(e.checkpoint()).unwrap();
+    // Another tab whose rewards carry earlier times (made before, stored after).
+    let (late, t) = clock();
+    t.set(1_000_000_000_000.0);
+    let behind = block_on(Engine::open(store.clone(), config(36), late)).unwrap();
+    for id in &made[4..] {
+        block_on(behind.feedback(&rate(id, 1.0))).unwrap();
+    }
+    let reopened = open_on(store.clone(), config(37));
+    let trained = open_on(store, config(38));
+    block_on(trained.train()).unwrap();
+    for model in ["midjourney", "flux"] {
+        same_learning(&reopened, &trained, model);
+    }
+}
+
 #[test]
 fn reopening_restores_status_and_policy() {
     let store = Rc::new(MemoryStore::new());

@@ -665,7 +665,7 @@ async function sendFeedback() {
   try {
     const result = await busy($("feedback-section"), "Saving feedback…", () => engine.call("feedback", request), [$("feedback-btn")]);
     const parts = [`Reward ${signed(result.reward)} (${result.source}). Thank you!`];
-    if (result.trained) parts.push(`The policy retrained itself: version ${result.trained.policyVersion}, from ${result.trained.spansUsed} spans and ${result.trained.rewardsUsed} rewards.`);
+    if (result.trained) parts.push(`The policy was saved as version ${result.trained.policyVersion}: it has learned from ${result.trained.rewardsUsed} ratings of ${result.trained.spansUsed} prompts.`);
     if (result.trainError) parts.push(`Automatic training failed (${result.trainError}); your reward is saved.`);
     out.textContent = parts.join(" ");
     out.className = `result-line ${result.reward >= 0 ? "good" : "bad"}`;
@@ -927,7 +927,7 @@ async function trainNow() {
   out.textContent = "Training…";
   try {
     const report = await busyWithProgress($("training-section"), "Training…", "train", [{}], [$("train-btn"), $("evaluate-btn")]);
-    out.textContent = `Trained policy v${report.policyVersion} from ${report.spansUsed} spans and ${report.rewardsUsed} rewards in ${report.ms} ms (compute ${report.computeMs} ms).`;
+    out.textContent = `Trained policy v${report.policyVersion} from ${report.rewardsUsed} ratings of ${report.spansUsed} prompts in ${report.ms} ms (compute ${report.computeMs} ms).`;
     out.className = "result-line good";
     await refreshInsights();
   } catch (error) {

@@ -21,7 +21,7 @@
 use super::{newest_first, Dataset, ImportReport, PolicySnapshot, Query, StorageKind, Store};
 use crate::error::{Error, ErrorCode, Result};
 use crate::prompt::Category;
-use crate::span::{Reward, Span, TrainingSpan};
+use crate::span::{LearningRecord, Reward, Span, TrainingSpan};
 use db::{Rexie, Transaction};
 use idb::builder::{DatabaseBuilder, IndexBuilder, ObjectStoreBuilder};
 use idb::{CursorDirection as Direction, KeyPath, KeyRange, TransactionMode, TransactionResult};
@@ -44,6 +44,8 @@ const SPANS: &str = "spans";
 const REWARDS: &str = "rewards";
 const POLICY: &str = "policy";
 const META: &str = "meta";
+/// Gets in flight at once when reading records by id.
+const GET_CHUNK: usize = 1024;
 
 /// The IndexedDB store.
 #[derive(Debug)]
@@ -243,6 +245,41 @@ impl IdbStore {
             .map_err(|e| map_error(e, "starting a transaction"))
     }
 
+    /// Spans by id, in the order asked, missing ids left out. The gets are issued in chunks,
+    /// every request of a chunk in flight at once: scattered ids (the rated spans among all
+    /// of them) cost one read each, not a scan of the range between them.
+    async fn by_id<T: DeserializeOwned + Clone + LearningRecord>(
+        &self,
+        span_ids: &[String],
+    ) -> Result<Vec<T>> {
+        if span_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut unique: Vec<&str> = span_ids.iter().map(String::as_str).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let tx = self.tx(&[SPANS], TransactionMode::ReadOnly)?;
+        let store = tx.store(SPANS).map_err(|e| map_error(e, "reading spans"))?;
+        let mut found: std::collections::HashMap<String, T> =
+            std::collections::HashMap::with_capacity(unique.len());
+        for chunk in unique.chunks(GET_CHUNK) {
+            let values = store
+                .get_many(chunk.iter().map(|id| key(id)))
+                .await
+                .map_err(|e| map_error(e, "reading spans"))?;
+            for v in values.into_iter().flatten() {
+                if !v.is_undefined() {
+                    let record: T = from_js(v, "span")?;
+                    found.insert(record.span_id().to_string(), record);
+                }
+            }
+        }
+        Ok(span_ids
+            .iter()
+            .filter_map(|id| found.get(id).cloned())
+            .collect())
+    }
+
     async fn read_all<T: DeserializeOwned>(
         &self,
         store: &str,
@@ -398,53 +435,12 @@ impl Store for IdbStore {
     }
 
     async fn spans_by_id(&self, span_ids: &[String]) -> Result<Vec<Span>> {
-        if span_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Many ids: one getAll over the range they span, then pick; few: one get each,
-        // all in flight in one transaction.
-        let mut sorted: Vec<&str> = span_ids.iter().map(String::as_str).collect();
-        sorted.sort_unstable();
-        sorted.dedup();
-        let tx = self.tx(&[SPANS], TransactionMode::ReadOnly)?;
-        let store = tx.store(SPANS).map_err(|e| map_error(e, "reading spans"))?;
-        let mut found: std::collections::HashMap<String, Span> = std::collections::HashMap::new();
-        if sorted.len() > 64 {
-            let r = range(KeyRange::bound(
-                &key(sorted[0]),
-                &key(sorted[sorted.len() - 1]),
-                None,
-                None,
-            ))?;
-            let wanted: std::collections::HashSet<&str> = sorted.iter().copied().collect();
-            for v in store
-                .get_all(Some(r), None)
-                .await
-                .map_err(|e| map_error(e, "reading spans"))?
-            {
-                let s: Span = from_js(v, "span")?;
-                if wanted.contains(s.span_id.as_str()) {
-                    found.insert(s.span_id.clone(), s);
-                }
-            }
-        } else {
-            for id in &sorted {
-                if let Some(v) = store
-                    .get(key(id))
-                    .await
-                    .map_err(|e| map_error(e, "reading spans"))?
-                {
-                    if !v.is_undefined() {
-                        let s: Span = from_js(v, "span")?;
-                        found.insert(s.span_id.clone(), s);
-                    }
-                }
-            }
-        }
-        Ok(span_ids
-            .iter()
-            .filter_map(|id| found.get(id).cloned())
-            .collect())
+        self.by_id(span_ids).await
+    }
+
+    async fn training_spans_by_id(&self, span_ids: &[String]) -> Result<Vec<TrainingSpan>> {
+        // Only the fields learning reads cross into wasm: the prompts stay in JS.
+        self.by_id(span_ids).await
     }
 
     async fn spans(&self, query: &Query) -> Result<Vec<Span>> {
@@ -893,6 +889,21 @@ mod db {
         }
         pub async fn get(&self, key: JsValue) -> Result<Option<JsValue>> {
             self.0.get(key)?.await
+        }
+        /// One get per key, all issued before the first is awaited (one round trip for the
+        /// lot), results in the order of the keys.
+        pub async fn get_many(
+            &self,
+            keys: impl Iterator<Item = JsValue>,
+        ) -> Result<Vec<Option<JsValue>>> {
+            let pending = keys
+                .map(|k| self.0.get(k).map(std::future::IntoFuture::into_future))
+                .collect::<Result<Vec<_>>>()?;
+            let mut out = Vec::with_capacity(pending.len());
+            for request in pending {
+                out.push(request.await?);
+            }
+            Ok(out)
         }
         pub async fn key_exists(&self, key: JsValue) -> Result<bool> {
             Ok(self.0.count(Some(Query::Key(key)))?.await? > 0)

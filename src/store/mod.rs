@@ -124,6 +124,17 @@ pub trait Store {
     /// Spans by id, in the order asked; ids not stored are left out.
     async fn spans_by_id(&self, span_ids: &[String]) -> Result<Vec<Span>>;
 
+    /// [`Store::spans_by_id`] with only the fields learning reads: what training from
+    /// scratch needs, the rated spans, without reading every span ever stored.
+    async fn training_spans_by_id(&self, span_ids: &[String]) -> Result<Vec<TrainingSpan>> {
+        Ok(self
+            .spans_by_id(span_ids)
+            .await?
+            .iter()
+            .map(TrainingSpan::from)
+            .collect())
+    }
+
     /// A page of spans, newest first.
     async fn spans(&self, query: &Query) -> Result<Vec<Span>>;
 

@@ -542,7 +542,7 @@ impl LightPrompt {
             if due {
                 // The reward is stored whatever happens here: report a failed training, don't throw.
                 let idle = Rc::new(Control::idle());
-                match tabs::train_shared(engine.clone(), sync, idle).await {
+                match tabs::train_shared(engine.clone(), sync, idle, false).await {
                     Ok(report) => {
                         if let Some(v) = get_number(&report, "policyVersion") {
                             let _ = Reflect::set(&out, &"policyVersion".into(), &JsValue::from(v));
@@ -585,7 +585,7 @@ impl LightPrompt {
         promise(async move {
             let options = options.unwrap_or(JsValue::UNDEFINED);
             let control = call_options(&options, PROGRESS_FIELDS, "options.")?;
-            tabs::train_shared(engine, sync, Rc::new(control)).await
+            tabs::train_shared(engine, sync, Rc::new(control), true).await
         })
     }
 

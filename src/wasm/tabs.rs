@@ -75,12 +75,15 @@ impl TabSync {
     }
 }
 
-/// Trains, under the tabs' shared lock when there is one, after reloading what other tabs
-/// stored; announces the new policy. Returns the TrainReport as a JS value.
+/// Trains (`full`: from the stored history, after reloading what other tabs stored) or
+/// checkpoints the policy in use (the automatic training after some rewards), under the
+/// tabs' shared lock when there is one; announces the new policy. Returns the TrainReport
+/// as a JS value.
 pub async fn train_shared(
     engine: Rc<Engine<AnyStore>>,
     sync: Option<Rc<TabSync>>,
     control: Rc<Control>,
+    full: bool,
 ) -> Result<JsValue> {
     let run = {
         let engine = engine.clone();
@@ -89,10 +92,15 @@ pub async fn train_shared(
         move || -> Promise {
             future_to_promise(async move {
                 let result: Result<JsValue> = async {
-                    if sync.is_some() {
-                        engine.refresh().await?;
-                    }
-                    let report = engine.train_with(super::as_progress(&control)).await?;
+                    let report = if full {
+                        if sync.is_some() {
+                            engine.refresh().await?;
+                        }
+                        engine.train_with(super::as_progress(&control)).await?
+                    } else {
+                        // Reloads by itself when another tab stored rewards.
+                        engine.checkpoint().await?
+                    };
                     if let Some(s) = &sync {
                         s.announce(report.policy_version);
                     }

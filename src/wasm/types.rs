@@ -90,7 +90,8 @@ export interface LightPromptOptions {
   /** Keep everything in memory (also the automatic fallback where IndexedDB is missing). */
   inMemory?: boolean;
   in_memory?: boolean;
-  /** Train after every N rewards (default 10; 0 = only when asked). */
+  /** Save the policy after every N rewards (default 10; 0 = only when asked): it learns from each
+   * reward at once, and the save costs the policy's size, not the history's. */
   autoTrainEvery?: number;
   auto_train_every?: number;
   /** 0 = greedy, 1 = default, larger explores more (at most 10). */

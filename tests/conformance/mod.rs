@@ -6,7 +6,7 @@
 
 use lightprompt::prompt::optimize::{AppliedEdit, Decision};
 use lightprompt::prompt::{Category, Facet};
-use lightprompt::span::{Reward, RewardSource, Span};
+use lightprompt::span::{Reward, RewardSource, Span, TrainingSpan};
 use lightprompt::store::{Dataset, PolicySnapshot, Query, Store};
 use lightprompt::ErrorCode;
 
@@ -439,6 +439,25 @@ pub async fn spans_by_id_keep_order_and_skip_missing<S: Store>(store: S) {
         .unwrap();
     assert_eq!(ids(&got), vec![sid(3), sid(0), sid(3)]);
     assert!(store.spans_by_id(&[]).await.unwrap().is_empty());
+    // The learning fields of the same spans, in the same order; more ids than one chunk of
+    // reads in flight, scattered among spans never asked for.
+    let many: Vec<Span> = (10..3010)
+        .map(|n| span(n, Category::Text, n as f64))
+        .collect();
+    store.add_spans(&many).await.unwrap();
+    let asked: Vec<String> = (10..3010)
+        .rev()
+        .step_by(2)
+        .map(sid)
+        .chain([sid(7_000)])
+        .collect();
+    let learning = store.training_spans_by_id(&asked).await.unwrap();
+    assert_eq!(learning.len(), 1500);
+    for (got, id) in learning.iter().zip(&asked) {
+        assert_eq!(&got.span_id, id);
+        let n = u64::from_str_radix(id, 16).unwrap();
+        assert_eq!(got, &TrainingSpan::from(&many[(n - 10) as usize]));
+    }
 }
 
 fn dataset(from: u64, to: u64) -> Dataset {
