@@ -515,11 +515,6 @@ impl Store for IdbStore {
             .await
     }
 
-    async fn training_spans(&self) -> Result<Vec<TrainingSpan>> {
-        // Only the fields learning reads cross into wasm: the prompts stay in JS.
-        self.read_all(SPANS, Some("createdAt"), None, "span").await
-    }
-
     async fn rewards_since(&self, created_at: f64) -> Result<Vec<Reward>> {
         let r = range(KeyRange::lower_bound(
             &JsValue::from_f64(created_at),

@@ -147,17 +147,6 @@ pub trait Store {
     /// Every reward, oldest first.
     async fn all_rewards(&self) -> Result<Vec<Reward>>;
 
-    /// Every span, oldest first, with only the fields learning reads (a store may read
-    /// just those).
-    async fn training_spans(&self) -> Result<Vec<TrainingSpan>> {
-        Ok(self
-            .all_spans()
-            .await?
-            .iter()
-            .map(TrainingSpan::from)
-            .collect())
-    }
-
     /// Rewards created at or after `created_at` (ms), oldest first.
     async fn rewards_since(&self, created_at: f64) -> Result<Vec<Reward>>;
 
@@ -224,8 +213,8 @@ impl<S: Store> Store for std::rc::Rc<S> {
     async fn all_rewards(&self) -> Result<Vec<Reward>> {
         (**self).all_rewards().await
     }
-    async fn training_spans(&self) -> Result<Vec<TrainingSpan>> {
-        (**self).training_spans().await
+    async fn training_spans_by_id(&self, span_ids: &[String]) -> Result<Vec<TrainingSpan>> {
+        (**self).training_spans_by_id(span_ids).await
     }
     async fn rewards_since(&self, created_at: f64) -> Result<Vec<Reward>> {
         (**self).rewards_since(created_at).await

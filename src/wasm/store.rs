@@ -87,8 +87,8 @@ impl Store for AnyStore {
     async fn all_rewards(&self) -> Result<Vec<Reward>> {
         both!(self, s => s.all_rewards().await)
     }
-    async fn training_spans(&self) -> Result<Vec<TrainingSpan>> {
-        both!(self, s => s.training_spans().await)
+    async fn training_spans_by_id(&self, span_ids: &[String]) -> Result<Vec<TrainingSpan>> {
+        both!(self, s => s.training_spans_by_id(span_ids).await)
     }
     async fn rewards_since(&self, created_at: f64) -> Result<Vec<Reward>> {
         both!(self, s => s.rewards_since(created_at).await)
