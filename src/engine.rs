@@ -1076,18 +1076,17 @@ impl<S: Store> Engine<S> {
             self.reload().await?;
         }
         let compute_start = (self.clock)();
-        let (snapshot, spans_used) = {
+        let snapshot = {
             let st = self.state.borrow();
             let state = serde_json::to_value(st.policy.state())
                 .map_err(|e| Error::internal(e.to_string()))?;
-            let snapshot = PolicySnapshot {
+            PolicySnapshot {
                 version: st.policy_version + 1,
                 created_at: (self.clock)(),
                 spans_used: st.latest.len() as u64,
                 rewards_used: st.totals.rewards.iter().sum(),
                 state,
-            };
-            (snapshot, st.latest.len() as u64)
+            }
         };
         let compute_ms = (self.clock)() - compute_start;
         self.store.put_policy(&snapshot).await?;
@@ -1097,7 +1096,7 @@ impl<S: Store> Engine<S> {
         st.rewards_since_train = 0;
         Ok(TrainReport {
             policy_version: snapshot.version,
-            spans_used,
+            spans_used: snapshot.spans_used,
             rewards_used: snapshot.rewards_used,
             ms: ((self.clock)() - started).max(0.0),
             compute_ms: compute_ms.max(0.0),

@@ -5,6 +5,7 @@ use lightprompt::engine::{
     Clock, Engine, ExportDocument, FeedbackMetadata, FeedbackRequest, OptimizeRequest, QueryRequest,
 };
 use lightprompt::learn::simulate::block_on;
+use lightprompt::learn::LearnedOptimizations;
 use lightprompt::prompt::OptionValue;
 use lightprompt::span::RewardSource;
 use lightprompt::store::{MemoryStore, Store};
@@ -540,27 +541,29 @@ fn auto_training_runs_every_n_rewards_and_versions_the_policy() {
     assert_eq!(block_on(e.store().all_policies()).unwrap().len(), 2);
 }
 
-/// The learned patterns of two engines agree (effects and samples to rounding).
-fn same_learning<S: Store, T: Store>(a: &Engine<S>, b: &Engine<T>, model: &str) {
-    let x = a.learned_optimizations("image", Some(model)).unwrap();
-    let y = b.learned_optimizations("image", Some(model)).unwrap();
-    assert!(!x.learned_patterns.is_empty(), "{model}: nothing learned");
-    assert_eq!(
-        x.learned_patterns.len(),
-        y.learned_patterns.len(),
-        "{model}"
-    );
+/// Two readings of what was learned agree: the same patterns, with effects and samples equal
+/// to rounding.
+fn assert_same_patterns(x: &LearnedOptimizations, y: &LearnedOptimizations, what: &str) {
+    assert_eq!(x.learned_patterns.len(), y.learned_patterns.len(), "{what}");
     for (p, q) in x.learned_patterns.iter().zip(&y.learned_patterns) {
         assert_eq!(p.id, q.id);
         assert!(
             (p.effect - q.effect).abs() < 1e-9,
-            "{model} {}: {} vs {}",
+            "{what} {}: {} vs {}",
             p.id,
             p.effect,
             q.effect
         );
-        assert!((p.samples - q.samples).abs() < 1e-9, "{model} {}", p.id);
+        assert!((p.samples - q.samples).abs() < 1e-9, "{what} {}", p.id);
     }
+}
+
+/// The learned patterns of two engines for one image model agree, and are not empty.
+fn same_learning<S: Store, T: Store>(a: &Engine<S>, b: &Engine<T>, model: &str) {
+    let x = a.learned_optimizations("image", Some(model)).unwrap();
+    let y = b.learned_optimizations("image", Some(model)).unwrap();
+    assert!(!x.learned_patterns.is_empty(), "{model}: nothing learned");
+    assert_same_patterns(&x, &y, model);
 }
 
 #[test]
@@ -668,24 +671,7 @@ fn reopening_restores_status_and_policy() {
     let learned_after = again
         .learned_optimizations("image", Some("midjourney"))
         .unwrap();
-    assert_eq!(
-        learned_before.learned_patterns.len(),
-        learned_after.learned_patterns.len()
-    );
-    for (a, b) in learned_before
-        .learned_patterns
-        .iter()
-        .zip(&learned_after.learned_patterns)
-    {
-        assert_eq!(a.id, b.id);
-        assert!(
-            (a.effect - b.effect).abs() < 1e-9,
-            "{} {} {}",
-            a.id,
-            a.effect,
-            b.effect
-        );
-    }
+    assert_same_patterns(&learned_before, &learned_after, "midjourney");
 }
 
 #[test]
