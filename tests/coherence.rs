@@ -304,6 +304,7 @@ fn held_out_prompts_stay_within_the_floors() {
         "holdout15.tsv",
         "holdout16.tsv",
         "holdout17.tsv",
+        "holdout18.tsv",
     ] {
         let cases = cases_in(file);
         assert!(cases.len() >= 300, "{file}: {} cases", cases.len());

@@ -508,10 +508,11 @@ fn read_intent(
             .find(|k| k.first + k.len > m.first)
             .map(|k| &table.terms[k.term as usize]);
         // A question word asks only where a sentence starts ("who is allergic" in the middle
-        // of "a limerick about a bee who is allergic…" asks nothing).
+        // of "a limerick about a bee who is allergic…" asks nothing), and "be a…" casts a
+        // role only there ("it should be a sonnet" casts none).
         let opens_sentence = m.first == 0 || tokens[m.first].after_break;
         for t in &term.tags {
-            if t.axis == "form" && t.value == "question" && !opens_sentence {
+            if t.axis == "form" && matches!(t.value, "question" | "persona") && !opens_sentence {
                 continue;
             }
             let decided = qualifier.is_some_and(|q| q.tags.iter().any(|u| u.axis == t.axis));
@@ -650,6 +651,11 @@ fn read_intent(
     }
     if !stated.iter().any(|t| t.axis == TASK) {
         stated.extend(implied_task.into_iter().take(1));
+    }
+    for d in &table.defaults {
+        if !stated.iter().any(|t| t.axis == d.axis) {
+            stated.push(*d);
+        }
     }
     stated.sort();
     stated.dedup();
@@ -933,6 +939,36 @@ mod tests {
                 "{text}: {tags:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_order_to_be_someone_casts_a_role_only_where_a_sentence_starts() {
+        let cast = intent_of(Category::Text, "be a pirate and tell me about your ship");
+        assert!(cast.contains(&"task:roleplay".into()), "{cast:?}");
+        let sonnet = intent_of(Category::Text, "write a poem, it should be a sonnet");
+        assert!(!sonnet.contains(&"task:roleplay".into()), "{sonnet:?}");
+        assert!(sonnet.contains(&"task:poem".into()), "{sonnet:?}");
+    }
+
+    #[test]
+    fn a_request_whose_task_is_not_read_is_open_and_gets_no_guessed_shape() {
+        let typo = "writ a storey about a cat pirate";
+        assert!(intent_of(Category::Text, typo).contains(&"task:open".into()));
+        assert!(
+            !intent_of(Category::Text, "write a story about a cat").contains(&"task:open".into())
+        );
+        assert!(!intent_of(Category::Image, "a cat")
+            .iter()
+            .any(|t| t.starts_with("task:")));
+        let rules = rules().unwrap();
+        let a = analyze(Category::Text, typo).unwrap();
+        let list = rules
+            .category(Category::Text)
+            .edit("text.format.bulleted-list");
+        assert!(
+            list.is_some_and(|e| !suits(&e.fits, &e.not, &a.intent.tags)),
+            "a list is guessed for {typo}"
+        );
     }
 
     #[test]

@@ -140,6 +140,9 @@ pub struct CategoryRules {
     pub profiles: Vec<Profile>,
     /// Intents derived from combinations of tags.
     pub derivations: Vec<Derivation>,
+    /// Values an axis holds where the prompt states none (`default task:open`: a request
+    /// whose task the rules cannot read), so edits can keep off what the rules do not know.
+    pub defaults: Vec<Tag>,
     /// Words that show the prompt speaks of an axis ("sun", "still", "tones"), by word: where
     /// no term states a value on that axis, the prompt holds `axis:unclear`, and no edit sets
     /// or assumes a value there.
@@ -637,6 +640,7 @@ fn parse_category(
     let mut edits: Vec<EditRule> = Vec::new();
     let mut profiles: Vec<Profile> = Vec::new();
     let mut derivations: Vec<Derivation> = Vec::new();
+    let mut defaults: Vec<Tag> = Vec::new();
     let mut hints: HashMap<String, &'static str> = HashMap::new();
     // None: the tag-only `context` section.
     let mut current: Option<Facet> = None;
@@ -879,6 +883,19 @@ fn parse_category(
                     needs,
                 });
             }
+            "default" => {
+                let tag = words
+                    .next()
+                    .ok_or((n, "default without a tag".to_string()))?;
+                let tag = parse_tag(static_slice(source, tag)).map_err(|e| (n, e))?;
+                if tag.is_multi_valued() {
+                    return Err((
+                        n,
+                        format!("default on {}, which holds many values", tag.axis),
+                    ));
+                }
+                defaults.push(tag);
+            }
             "hints" => {
                 let axis = words
                     .next()
@@ -1006,6 +1023,7 @@ fn parse_category(
         edits,
         profiles,
         derivations,
+        defaults,
         hints,
         by_first_word,
         misspelt,
