@@ -418,6 +418,15 @@ fn names_a_group(rules: &Rules, last: &Token, term: &TermRule) -> bool {
     last.norm != word && singular(&last.norm).is_some()
 }
 
+/// Whether a number word in the two words before `tokens[first]`, in the same clause, counts
+/// it ("두 사람", "세 마리의 고양이"): a noun that does not mark its plural is then a group.
+fn counted(rules: &Rules, tokens: &[Token], first: usize) -> bool {
+    (first.saturating_sub(2)..first).any(|j| {
+        rules.counts.contains(&tokens[j].norm)
+            && !tokens[j + 1..=first].iter().any(|t| t.after_break)
+    })
+}
+
 /// Whether the words around `tokens[first..end]` make what it names a figure: a
 /// pre-qualifier at most two words before it ("lego astronaut", "felted hedgehog"), a figure
 /// word right after it ("lion statue"), or a figure word and a link ("of", "like") at most two
@@ -494,8 +503,31 @@ fn read_intent(
             || tokens
                 .get(m.first + m.len)
                 .is_some_and(|next| !next.after_break && rules.post_negations.contains(&next.norm));
+        // In Korean a noun before the head in the same phrase modifies it, whatever joins
+        // them: "골목길의 노인" is an old man, "바닷가를 걷는 두 사람" two people. Nouns
+        // joined by "와", "랑" or "하고" stay a pair, led by the first.
+        let korean_before_head = tokens[m.first].is_hangul()
+            && !korean_clause_subject(&tokens[m.first + m.len - 1], term.words.last())
+            && matches[i + 1..].iter().any(|next| {
+                next.first >= m.first + m.len
+                    && tokens[next.first].is_hangul()
+                    && !tokens[m.first + m.len..=next.first]
+                        .iter()
+                        .any(|t| t.after_break)
+                    && !tokens[m.first + m.len - 1..next.first]
+                        .iter()
+                        .any(korean_conjunction)
+                    && table.terms[next.term as usize]
+                        .tags
+                        .iter()
+                        .any(|t| t.axis == SUBJECT)
+                    && !tokens.get(next.first + next.len).is_some_and(|after| {
+                        !after.after_break && rules.post_negations.contains(&after.norm)
+                    })
+            });
         let modifier = qualified_next
             || before_head
+            || korean_before_head
             || ruled_out
             || korean_modifier(&tokens[m.first + m.len - 1], term.words.last());
         let names_subject = !modifier && term.tags.iter().any(|t| t.axis == SUBJECT);
@@ -525,7 +557,8 @@ fn read_intent(
         // person or animal.
         if names_subject
             && !subject_seen
-            && names_a_group(rules, &tokens[m.first + m.len - 1], term)
+            && (names_a_group(rules, &tokens[m.first + m.len - 1], term)
+                || counted(rules, tokens, m.first))
         {
             stated.push(Tag {
                 axis: "number",
@@ -792,6 +825,31 @@ fn korean_modifier(token: &Token, stem: Option<&String>) -> bool {
     }
 }
 
+/// Whether a Korean word ends in a particle that joins it to the next noun as an equal
+/// ("호랑이와 까치": a tiger and a magpie; "가족 네 명이랑 강아지"), or is one.
+fn korean_conjunction(token: &Token) -> bool {
+    const CONJUNCTIONS: [&str; 5] = ["와", "과", "랑", "하고", "및"];
+    token.is_hangul()
+        && CONJUNCTIONS.iter().any(|c| {
+            token.norm == *c || (token.norm.ends_with(c) && token.norm.len() > c.len() + 3)
+        })
+}
+
+/// Whether a Korean noun carries the particle of a clause's subject or topic ("소년이 … 노을
+/// 보는 장면": the boy watches): it heads its own clause and is not a modifier of a later noun.
+fn korean_clause_subject(token: &Token, stem: Option<&String>) -> bool {
+    const PARTICLES: [&str; 5] = ["이", "가", "은", "는", "도"];
+    match stem {
+        Some(stem) if token.is_hangul() => PARTICLES.iter().any(|p| {
+            token
+                .norm
+                .strip_suffix(p)
+                .is_some_and(|rest| !rest.is_empty() && rest.ends_with(stem.as_str()))
+        }),
+        _ => false,
+    }
+}
+
 /// The most content words a one-line request has and stays `size:short`: a one-line coding task
 /// or word problem of a dozen content words is still a request, not a brief.
 const SHORT_CONTENT_WORDS: usize = 12;
@@ -984,6 +1042,32 @@ mod tests {
         }
         let a = analyze(Category::Text, "explain how vaccines work").unwrap();
         assert!(!a.has(Facet::Audience));
+    }
+
+    #[test]
+    fn in_korean_the_last_noun_of_a_phrase_is_its_subject() {
+        let subject = |value| Tag {
+            axis: SUBJECT,
+            value,
+        };
+        for (prompt, value) in [
+            // A modifier before the head, by possession, place or a clause.
+            ("흑백 사진으로 찍은 골목길의 노인", "person"),
+            ("바닷가를 걷는 두 사람, 슬로우 모션", "person"),
+            ("숲속을 달리는 여우 한 마리", "mammal"),
+            // Nouns joined as equals keep the first; a clause's own subject leads it.
+            ("우산 쓴 여자아이와 강아지", "person"),
+            ("가족 네 명이랑 강아지", "person"),
+            ("소년이 옥상에서 노을 보는 장면", "person"),
+        ] {
+            let a = analyze(Category::Image, prompt).unwrap();
+            assert!(a.has_tag(&subject(value)), "{prompt}: {:?}", a.intent.tags);
+        }
+        let a = analyze(Category::Video, "바닷가를 걷는 두 사람").unwrap();
+        assert!(a.has_tag(&Tag {
+            axis: "number",
+            value: "plural"
+        }));
     }
 
     #[test]

@@ -201,6 +201,9 @@ pub struct Rules {
     /// Words that name many at once ("people", "a crowd", "a herd"): a subject named by one,
     /// or in the plural, is a group.
     pub collectives: HashSet<String>,
+    /// Number words that make the noun after them a group ("두 사람", "세 마리의 고양이"), for
+    /// languages whose nouns do not mark the plural.
+    pub counts: HashSet<String>,
     /// Colour names; two or more in a prompt name its palette.
     pub colours: HashSet<String>,
     /// The colour names without hue (black, white, grey, ...).
@@ -517,6 +520,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
     let mut post_negations = HashSet::new();
     let mut colours = HashSet::new();
     let mut collectives = HashSet::new();
+    let mut counts = HashSet::new();
     let mut achromatic = HashSet::new();
     let mut real_words = HashSet::new();
     for (n, raw) in COMMON_RULES.lines().enumerate() {
@@ -538,6 +542,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
             "postnegations" => &mut post_negations,
             "colours" => &mut colours,
             "collectives" => &mut collectives,
+            "counts" => &mut counts,
             "achromatic" => &mut achromatic,
             "realwords" => &mut real_words,
             other => return Err(format!("common.rules:{}: unknown list {other:?}", n + 1)),
@@ -569,6 +574,7 @@ fn parse_all() -> std::result::Result<Rules, String> {
         negations,
         post_negations,
         collectives,
+        counts,
         colours,
         achromatic,
     })
