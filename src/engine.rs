@@ -655,9 +655,10 @@ impl<S: Store> Engine<S> {
         let snapshot = self.store.latest_policy().await?;
         let half_life = self.config.half_life_ms();
         // A snapshot is reused when it was trained on a prefix of today's rewards with the
-        // same half-life; otherwise the policy is rebuilt from scratch. It covers exactly the
-        // first `rewards_used` (in time order) when every later one is newer than the newest
-        // it saw: a reward another tab made earlier but stored later fails that test.
+        // same half-life and update rule; otherwise the policy is rebuilt from scratch. It
+        // covers exactly the first `rewards_used` (in time order) when every later one is
+        // newer than the newest it saw: a reward another tab made earlier but stored later
+        // fails that test.
         let usable = snapshot.as_ref().and_then(|s| {
             let state: PolicyState = serde_json::from_value(s.state.clone()).ok()?;
             let used = s.rewards_used as usize;
@@ -665,7 +666,10 @@ impl<S: Store> Engine<S> {
                 && rewards
                     .get(used)
                     .is_none_or(|next| next.created_at > state.latest);
-            (prefix_ok && state.half_life_ms == half_life).then_some((s, state))
+            (prefix_ok
+                && state.half_life_ms == half_life
+                && state.learner == crate::learn::policy::LEARNER_VERSION)
+                .then_some((s, state))
         });
         let (mut policy, replay_from) = match &usable {
             Some((_, state)) => (

@@ -254,6 +254,28 @@ fn recency_follows_a_change_of_taste() {
     );
 }
 
+#[test]
+fn forgetting_by_evidence_follows_a_change_of_taste_with_no_time_passing() {
+    // No half-life: time counts for nothing, only the order of the ratings. After 80 ratings
+    // for 16:9 and 40 for 1:1, the recent ones must outweigh the many older ones.
+    let (e, _, t) = engine(6, 1.0, None);
+    ratio_lover(&e, &t, "sdxl", "16:9", 80);
+    ratio_lover(&e, &t, "sdxl", "1:1", 40);
+    let l = e.learned_optimizations("image", Some("sdxl")).unwrap();
+    let get = |id: &str| {
+        l.learned_patterns
+            .iter()
+            .find(|p| p.id == id)
+            .map_or(-9.0, |p| p.effect)
+    };
+    let lead = get("aspectRatio:1:1") - get("aspectRatio:16:9");
+    assert!(lead > 0.0, "the new favourite leads: {lead}");
+    let greedy = e
+        .preview(&req("a castle by a lake", "sdxl"), Some(0.0))
+        .unwrap();
+    assert_eq!(greedy.aspect_ratio.as_deref(), Some("1:1"));
+}
+
 const IMAGE_PROMPTS: &[&str] = &[
     "a lighthouse on a rocky cliff",
     "portrait of an old fisherman",

@@ -24,7 +24,12 @@
 //! clearly worse one. With `exploration = 0` the policy is greedy on the posterior means.
 //!
 //! Rewards are weighted by recency with a half-life; the weight of a reward is
-//! `2^((t − t0)/half_life)`, so newer ones count more and sums never need decaying.
+//! `2^((t − t0)/half_life)`, so newer ones count more and sums never need decaying. They are
+//! also weighted by evidence: each new rating first discounts the statistics it touches by
+//! [`EVIDENCE_DISCOUNT`], so a change of mind within one sitting, with no time passing, is
+//! followed too, while an arm no rating touches keeps what it had. A changed rating corrects
+//! the evidence its first rating gave instead of counting twice. Batch training replays the
+//! rewards through the same update in time order, so batch and online agree exactly.
 
 use super::stats::{FastMap, Stat};
 use crate::prompt::optimize::{Action, Choice, Chooser, DecisionContext, Slot, KEYWORD_SLOT, SKIP};
@@ -43,7 +48,7 @@ const PRIOR_GLOBAL: f64 = 4.0;
 /// Pseudo-count of the global estimate at the category level.
 const PRIOR_CATEGORY: f64 = 10.0;
 /// Pseudo-count of the category estimate at the model level.
-const PRIOR_MODEL: f64 = 2.0;
+const PRIOR_MODEL: f64 = 1.0;
 /// Pseudo-count pulling the user's average reward toward 0.
 const PRIOR_BASE: f64 = 2.0;
 /// Prior variance of a reward (rewards lie in [-1, 1]).
@@ -51,7 +56,7 @@ const PRIOR_VARIANCE: f64 = 0.25;
 /// Softmax temperature per unit of posterior spread at exploration 1.
 const TEMPERATURE: f64 = 0.1;
 /// Optimism bonus per unit of posterior spread at exploration 1.
-const BONUS: f64 = 1.0;
+const BONUS: f64 = 0.5;
 /// Width of the near-best band at exploration 1: an arm whose optimistic score falls further
 /// than this below the best one's is never explored. For a fresh user (equal spreads) this
 /// is a margin on the rules' priors; with evidence, an arm shown to be worse drops out while
@@ -65,11 +70,24 @@ const MIN_KEYWORD_SAMPLES: f64 = 2.0;
 const MAX_KEYWORD_ACTIONS: usize = 5;
 /// Weight exponents above this are rebased, keeping sums far from overflow.
 const REBASE_EXPONENT: f64 = 300.0;
+/// Forgetting by evidence: the share of its weight that the evidence behind an arm, keyword
+/// or total gives up each time a new rating touches it. Recent ratings then count more than
+/// old ones by count as well as by time, so a change of mind within one sitting is followed
+/// (the last `1 / EVIDENCE_DISCOUNT` or so ratings of an arm dominate its estimate), while an
+/// arm no rating touches keeps what it had.
+pub const EVIDENCE_DISCOUNT: f64 = 0.03;
+
+/// Version of the update rule; a stored snapshot made by another one is rebuilt from the
+/// rewards rather than continued (1: forgetting by evidence, re-ratings as corrections).
+pub const LEARNER_VERSION: u32 = 1;
 
 /// The learner's state as stored in a policy snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyState {
+    /// The [`LEARNER_VERSION`] that made it (0: before versions were kept).
+    #[serde(default)]
+    pub learner: u32,
     /// Recency half-life in milliseconds (`None`: no decay).
     pub half_life_ms: Option<f64>,
     /// Reference time of the weights.
@@ -263,6 +281,7 @@ impl Policy {
     /// The state to store (sorted, so equal policies serialize equally).
     pub fn state(&self) -> PolicyState {
         PolicyState {
+            learner: LEARNER_VERSION,
             half_life_ms: self.half_life_ms,
             t0: self.t0,
             latest: self.latest,
@@ -325,30 +344,38 @@ impl Policy {
         at: f64,
         previous: Option<(f64, f64)>,
     ) {
-        if let Some((old, old_at)) = previous {
-            let w = if self.half_life_ms.is_some() {
-                self.exponent(old_at).exp2()
-            } else {
-                1.0
-            };
-            self.apply(span, old, -w);
-            self.rewards = self.rewards.saturating_sub(1);
-        }
         let w = self.weight_for_new(at);
-        self.apply(span, value, w);
+        match previous {
+            // A changed rating corrects the evidence it gave (what remains of it after the
+            // discounts since) rather than counting as one more rating.
+            Some((old, old_at)) => {
+                let w_old = if self.half_life_ms.is_some() {
+                    self.exponent(old_at).exp2()
+                } else {
+                    1.0
+                };
+                self.apply(span, |s| s.correct(w_old, old, value));
+            }
+            None => {
+                self.apply(span, |s| {
+                    s.scale(1.0 - EVIDENCE_DISCOUNT);
+                    s.add(w, value);
+                });
+                self.rewards += 1;
+            }
+        }
         self.latest = self.latest.max(at);
-        self.rewards += 1;
         self.keyword_cache.borrow_mut().clear();
     }
 
-    fn apply<S: LearningRecord>(&mut self, span: &S, value: f64, w: f64) {
+    fn apply<S: LearningRecord>(&mut self, span: &S, update: impl Fn(&mut Stat)) {
         let mut key = String::with_capacity(64);
         let bump = |map: &mut FastMap<String, Stat>, key: &str| {
             if let Some(s) = map.get_mut(key) {
-                s.add(w, value);
+                update(s);
             } else {
                 let mut s = Stat::default();
-                s.add(w, value);
+                update(&mut s);
                 map.insert(key.to_string(), s);
             }
         };
@@ -380,116 +407,32 @@ impl Policy {
         }
     }
 
-    /// Batch training: the policy of every span's latest reward, in time order.
-    /// Deterministic: the same spans and rewards give the same policy.
+    /// Batch training: every reward replayed in time order through [`Policy::observe`],
+    /// each span's later rewards as corrections of its earlier one, so batch and online
+    /// training give the same policy. Deterministic: the same spans and rewards give the same
+    /// policy, in whatever order they are passed.
     pub fn train<S: LearningRecord>(
         spans: &[S],
         rewards: &[Reward],
         half_life_ms: Option<f64>,
     ) -> Policy {
         let mut policy = Policy::new(half_life_ms);
-        // The latest reward of each span wins (ties: the larger id, as in time order).
-        let mut latest: FastMap<&str, &Reward> = FastMap::default();
-        latest.reserve(rewards.len());
-        for r in rewards {
-            let newer = |old: &&Reward| {
-                (r.created_at, r.reward_id.as_str()) > (old.created_at, old.reward_id.as_str())
-            };
-            match latest.get(r.span_id.as_str()) {
-                Some(old) if !newer(old) => {}
-                _ => {
-                    latest.insert(r.span_id.as_str(), r);
-                }
-            }
-        }
-        let effective: Vec<(&S, &Reward)> = spans
+        let by_id: FastMap<&str, &S> = spans.iter().map(|s| (s.span_id(), s)).collect();
+        let mut order: Vec<&Reward> = rewards
             .iter()
-            .filter_map(|s| latest.get(s.span_id()).map(|r| (s, *r)))
+            .filter(|r| by_id.contains_key(r.span_id.as_str()))
             .collect();
-        // One weight scale for the whole run: the oldest reward, unless that would make the
-        // newest weights overflow (rewards more than REBASE_EXPONENT half-lives older than
-        // the newest weigh nothing anyway).
-        if let Some(h) = policy.half_life_ms {
-            let oldest = effective
-                .iter()
-                .map(|(_, r)| r.created_at)
-                .fold(f64::INFINITY, f64::min);
-            let newest = effective
-                .iter()
-                .map(|(_, r)| r.created_at)
-                .fold(f64::NEG_INFINITY, f64::max);
-            if oldest.is_finite() {
-                policy.t0 = Some(oldest.max(newest - REBASE_EXPONENT * h));
-            }
-        }
-        type ArmKey<'a> = (&'a str, &'a str, &'a str, Category); // model, slot, action
-        let mut arms: FastMap<ArmKey<'_>, Stat> = FastMap::default();
-        let mut keywords: FastMap<(&str, &str, Category), Stat> = FastMap::default();
-        let mut totals: FastMap<(&str, Category), Stat> = FastMap::default();
-        for &(span, r) in &effective {
-            let w = match policy.half_life_ms {
-                Some(_) => policy.exponent(r.created_at).exp2(),
-                None => 1.0,
-            };
-            policy.latest = policy.latest.max(r.created_at);
-            policy.rewards += 1;
-            for d in span.decisions() {
-                arms.entry((
-                    span.model(),
-                    d.slot.as_str(),
-                    d.action.as_str(),
-                    span.category(),
-                ))
-                .or_default()
-                .add(w, r.value);
-            }
-            for term in span.keywords() {
-                keywords
-                    .entry((span.model(), term.as_str(), span.category()))
-                    .or_default()
-                    .add(w, r.value);
-            }
-            totals
-                .entry((span.model(), span.category()))
-                .or_default()
-                .add(w, r.value);
-        }
-        // Expand to the three levels.
-        let merge = |map: &mut FastMap<String, Stat>, key: Key<'_>, stat: &Stat| {
-            map.entry(key.string()).or_default().merge(stat);
-        };
-        let mut entries: Vec<_> = arms.into_iter().collect();
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        for ((model, slot, action, category), stat) in entries {
-            let arm = arm_key(category, slot, action);
-            for k in [
-                Key::Model(model, &arm),
-                Key::Global(&arm),
-                Key::Category(&arm),
-            ] {
-                merge(&mut policy.arms, k, &stat);
-            }
-        }
-        let mut entries: Vec<_> = keywords.into_iter().collect();
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        for ((model, term, category), stat) in entries {
-            for k in [
-                Key::KeywordModel(model, term),
-                Key::KeywordCategory(category, term),
-            ] {
-                merge(&mut policy.keywords, k, &stat);
-            }
-        }
-        let mut entries: Vec<_> = totals.into_iter().collect();
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        for ((model, category), stat) in entries {
-            for k in [
-                Key::TotalModel(model),
-                Key::TotalCategory(category),
-                Key::Total,
-            ] {
-                merge(&mut policy.arms, k, &stat);
-            }
+        order.sort_by(|a, b| {
+            a.created_at
+                .total_cmp(&b.created_at)
+                .then_with(|| a.reward_id.cmp(&b.reward_id))
+        });
+        let mut latest: FastMap<&str, (f64, f64)> = FastMap::default();
+        latest.reserve(order.len());
+        for r in order {
+            let span = by_id[r.span_id.as_str()];
+            let previous = latest.insert(r.span_id.as_str(), (r.value, r.created_at));
+            policy.observe(span, r.value, r.created_at, previous);
         }
         policy
     }

@@ -67,6 +67,39 @@ impl Taste {
         })
     }
 
+    /// A taste over what edits are made of rather than over edits one by one: every edit
+    /// of `category` with a liked tag (`palette:mono`) or word (`grain`) gets +0.5 per
+    /// match, every one with a disliked one −0.6 per match (at most two matches each way),
+    /// and a preferred aspect ratio as in [`Taste::random`].
+    pub fn themed(
+        category: Category,
+        likes: &[&str],
+        dislikes: &[&str],
+        aspect_ratio: Option<&str>,
+    ) -> Result<Taste> {
+        let table = rules()?.category(category);
+        let mut edits = BTreeMap::new();
+        for edit in &table.edits {
+            let matches = |list: &[&str]| {
+                list.iter()
+                    .filter(|want| {
+                        edit.tags.iter().any(|t| t.to_string() == **want)
+                            || edit.words.iter().any(|w| w == *want)
+                    })
+                    .count()
+                    .min(2) as f64
+            };
+            let u = 0.5 * matches(likes) - 0.6 * matches(dislikes);
+            if u != 0.0 {
+                edits.insert(edit.id.clone(), u);
+            }
+        }
+        Ok(Taste {
+            edits,
+            aspect_ratio: aspect_ratio.map(str::to_string),
+        })
+    }
+
     /// How much the user likes a result, before noise (about −2..2).
     pub fn utility(&self, edit_ids: &[&str], aspect_ratio: Option<&str>) -> f64 {
         let mut u: f64 = edit_ids.iter().filter_map(|id| self.edits.get(*id)).sum();

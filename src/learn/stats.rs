@@ -32,6 +32,14 @@ impl Stat {
         self.wr2 += other.wr2;
     }
 
+    /// Replaces a reward `old` added with weight `w` by `new`, for the share of that weight
+    /// the statistic still holds (it may have been discounted since): the count stays.
+    pub fn correct(&mut self, w: f64, old: f64, new: f64) {
+        let w = w.min(self.w).max(0.0);
+        self.wr += w * (new - old);
+        self.wr2 = (self.wr2 + w * (new * new - old * old)).max(0.0);
+    }
+
     /// This minus `other`, with tiny negative weights (from rounding) clamped to zero.
     pub fn minus(&self, other: &Stat) -> Stat {
         Stat {
