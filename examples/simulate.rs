@@ -8,23 +8,10 @@
 //! rule-only baseline and the best fixed choice in hindsight, then the off-policy (IPS)
 //! estimates next to the true values measured with fresh ratings.
 
-use lightprompt::learn::simulate::{simulate, SimConfig, SimUser, Taste};
+use lightprompt::learn::simulate::{simulate, SimConfig, SimUser, Taste, IMAGE_PROMPTS};
 use lightprompt::prompt::Category;
 use lightprompt::rng::Rng;
 use lightprompt::EngineConfig;
-
-const IMAGE_PROMPTS: &[&str] = &[
-    "a lighthouse on a rocky cliff",
-    "portrait of an old fisherman",
-    "a red fox in the snow",
-    "a quiet street in Kyoto after rain",
-    "a bowl of ramen on a wooden table",
-    "an astronaut floating above the earth",
-    "a cottage in a pine forest",
-    "a vintage motorcycle in a garage",
-    "노을 지는 바닷가",
-    "a cat sleeping on a windowsill",
-];
 
 const VIDEO_PROMPTS: &[&str] = &[
     "a surfer riding a wave",

@@ -2,7 +2,7 @@
 //! shrinkage across models, recency, learned keywords, and off-policy evaluation.
 
 use lightprompt::engine::{Engine, FeedbackMetadata, FeedbackRequest, OptimizeRequest};
-use lightprompt::learn::simulate::{block_on, simulate, SimConfig, SimUser, Taste};
+use lightprompt::learn::simulate::{block_on, simulate, SimConfig, SimUser, Taste, IMAGE_PROMPTS};
 use lightprompt::learn::Policy;
 use lightprompt::prompt::Category;
 use lightprompt::rng::Rng;
@@ -229,20 +229,26 @@ fn what_is_learned_for_one_model_helps_another_a_little() {
     assert!(own.confidence > other.confidence);
 }
 
+/// How far the learned effect of 1:1 leads that of 16:9 on sdxl (a ratio never learned
+/// counts as far behind).
+fn new_favourite_lead(e: &Engine<Rc<MemoryStore>>) -> f64 {
+    let l = e.learned_optimizations("image", Some("sdxl")).unwrap();
+    let get = |id: &str| {
+        l.learned_patterns
+            .iter()
+            .find(|p| p.id == id)
+            .map_or(-9.0, |p| p.effect)
+    };
+    get("aspectRatio:1:1") - get("aspectRatio:16:9")
+}
+
 #[test]
 fn recency_follows_a_change_of_taste() {
     let run = |half_life: Option<f64>| {
         let (e, _, t) = engine(6, 1.0, half_life);
         ratio_lover(&e, &t, "sdxl", "16:9", 80);
         ratio_lover(&e, &t, "sdxl", "1:1", 25);
-        let l = e.learned_optimizations("image", Some("sdxl")).unwrap();
-        let get = |id: &str| {
-            l.learned_patterns
-                .iter()
-                .find(|p| p.id == id)
-                .map_or(-9.0, |p| p.effect)
-        };
-        get("aspectRatio:1:1") - get("aspectRatio:16:9")
+        new_favourite_lead(&e)
     };
     // One rating a minute; a half-life of 10 minutes forgets the old taste fast.
     let with_recency = run(Some(10.0 / 1440.0));
@@ -261,14 +267,7 @@ fn forgetting_by_evidence_follows_a_change_of_taste_with_no_time_passing() {
     let (e, _, t) = engine(6, 1.0, None);
     ratio_lover(&e, &t, "sdxl", "16:9", 80);
     ratio_lover(&e, &t, "sdxl", "1:1", 40);
-    let l = e.learned_optimizations("image", Some("sdxl")).unwrap();
-    let get = |id: &str| {
-        l.learned_patterns
-            .iter()
-            .find(|p| p.id == id)
-            .map_or(-9.0, |p| p.effect)
-    };
-    let lead = get("aspectRatio:1:1") - get("aspectRatio:16:9");
+    let lead = new_favourite_lead(&e);
     assert!(lead > 0.0, "the new favourite leads: {lead}");
     let greedy = e
         .preview(&req("a castle by a lake", "sdxl"), Some(0.0))
@@ -276,18 +275,6 @@ fn forgetting_by_evidence_follows_a_change_of_taste_with_no_time_passing() {
     assert_eq!(greedy.aspect_ratio.as_deref(), Some("1:1"));
 }
 
-const IMAGE_PROMPTS: &[&str] = &[
-    "a lighthouse on a rocky cliff",
-    "portrait of an old fisherman",
-    "a red fox in the snow",
-    "a quiet street in Kyoto after rain",
-    "a bowl of ramen on a wooden table",
-    "an astronaut floating above the earth",
-    "a cottage in a pine forest",
-    "a vintage motorcycle in a garage",
-    "노을 지는 바닷가",
-    "a cat sleeping on a windowsill",
-];
 // Requests of more than one line's worth: a one-line question gets a line or two by design
 // (the coherence work), which leaves a taste nothing to choose between.
 const TEXT_PROMPTS: &[&str] = &[

@@ -31,6 +31,20 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// Ten everyday image prompts, English and Korean, that the simulated users rate.
+pub const IMAGE_PROMPTS: &[&str] = &[
+    "a lighthouse on a rocky cliff",
+    "portrait of an old fisherman",
+    "a red fox in the snow",
+    "a quiet street in Kyoto after rain",
+    "a bowl of ramen on a wooden table",
+    "an astronaut floating above the earth",
+    "a cottage in a pine forest",
+    "a vintage motorcycle in a garage",
+    "노을 지는 바닷가",
+    "a cat sleeping on a windowsill",
+];
+
 /// A hidden taste.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Taste {
