@@ -465,8 +465,21 @@ fn read_intent(
     // The main subject is the first one named: "a hummingbird at a red flower" is about a
     // bird, and the flower's edits do not apply.
     let mut subject_seen = false;
+    let names_a_kind = |m: &TermMatch| {
+        table.terms[m.term as usize]
+            .tags
+            .iter()
+            .any(|t| t.axis == SUBJECT)
+    };
+    // "사람 없는": a word after the term rules it out.
+    let negated_after = |end: usize| {
+        tokens
+            .get(end)
+            .is_some_and(|next| !next.after_break && rules.post_negations.contains(&next.norm))
+    };
     for (i, m) in matches.iter().enumerate() {
         let term = &table.terms[m.term as usize];
+        let kind = names_a_kind(m);
         // In Korean the head noun comes last: in "들판의 여우" (a fox of the meadow) the
         // meadow is a modifier, marked by the particle after it.
         let qualified_next = tokens
@@ -474,9 +487,8 @@ fn read_intent(
             .is_some_and(|next| rules.qualifiers.contains(&next.norm));
         // A figure of the creature is an object: "a lego astronaut", "a lion statue", "a
         // statue of a lion", "a teapot shaped like a sleeping fox".
-        let figure = !subject_seen
-            && term.tags.iter().any(|t| t.axis == SUBJECT)
-            && names_a_figure(rules, tokens, m.first, m.first + m.len);
+        let figure =
+            !subject_seen && kind && names_a_figure(rules, tokens, m.first, m.first + m.len);
         if figure {
             stated.push(Tag {
                 axis: SUBJECT,
@@ -491,22 +503,18 @@ fn read_intent(
             && matches.get(i + 1).is_some_and(|next| {
                 next.first == m.first + m.len
                     && !tokens[next.first].after_break
-                    && table.terms[next.term as usize]
-                        .tags
-                        .iter()
-                        .any(|t| t.axis == SUBJECT)
+                    && names_a_kind(next)
             });
         // "No people", "without a car", "사람 없는": what is ruled out is not the subject.
         let ruled_out = (m.first > 0
             && !tokens[m.first].after_break
             && rules.negations.contains(&tokens[m.first - 1].norm))
-            || tokens
-                .get(m.first + m.len)
-                .is_some_and(|next| !next.after_break && rules.post_negations.contains(&next.norm));
+            || negated_after(m.first + m.len);
         // In Korean a noun before the head in the same phrase modifies it, whatever joins
         // them: "골목길의 노인" is an old man, "바닷가를 걷는 두 사람" two people. Nouns
         // joined by "와", "랑" or "하고" stay a pair, led by the first.
-        let korean_before_head = tokens[m.first].is_hangul()
+        let korean_before_head = kind
+            && tokens[m.first].is_hangul()
             && !korean_clause_subject(&tokens[m.first + m.len - 1], term.words.last())
             && matches[i + 1..].iter().any(|next| {
                 next.first >= m.first + m.len
@@ -517,20 +525,15 @@ fn read_intent(
                     && !tokens[m.first + m.len - 1..next.first]
                         .iter()
                         .any(korean_conjunction)
-                    && table.terms[next.term as usize]
-                        .tags
-                        .iter()
-                        .any(|t| t.axis == SUBJECT)
-                    && !tokens.get(next.first + next.len).is_some_and(|after| {
-                        !after.after_break && rules.post_negations.contains(&after.norm)
-                    })
+                    && names_a_kind(next)
+                    && !negated_after(next.first + next.len)
             });
         let modifier = qualified_next
             || before_head
             || korean_before_head
             || ruled_out
             || korean_modifier(&tokens[m.first + m.len - 1], term.words.last());
-        let names_subject = !modifier && term.tags.iter().any(|t| t.axis == SUBJECT);
+        let names_subject = !modifier && kind;
         // A term that an earlier one overlaps is qualified by it: in "colored pencil
         // drawing", "pencil drawing" says nothing the earlier term already decides and
         // implies no monochrome.
@@ -829,6 +832,8 @@ fn korean_modifier(token: &Token, stem: Option<&String>) -> bool {
 /// ("호랑이와 까치": a tiger and a magpie; "가족 네 명이랑 강아지"), or is one.
 fn korean_conjunction(token: &Token) -> bool {
     const CONJUNCTIONS: [&str; 5] = ["와", "과", "랑", "하고", "및"];
+    // A particle ends a word of two syllables or more before it (a Hangul syllable is 3
+    // bytes): "기와" (a roof tile) ends in 와 but joins nothing.
     token.is_hangul()
         && CONJUNCTIONS.iter().any(|c| {
             token.norm == *c || (token.norm.ends_with(c) && token.norm.len() > c.len() + 3)
