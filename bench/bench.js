@@ -155,8 +155,15 @@ async function run() {
     const spans = await lp.spans({ limit: Math.min(N_BATCH, 10000) });
     template = spans;
     lp.close();
-    const records = spans.map((s, i) => ({ ...s, spanId: hex(i + 1, 16) }));
-    out.recordBytes = JSON.stringify(records[0]).length;
+    // The records as lightprompt stored them (compact), read back raw: the raw and Dexie
+    // runs write these very records, and their size is the stored size.
+    const stored = await openExisting("bench-batch");
+    const storedRecords = await rawGetAll(stored, "spans", "createdAt");
+    stored.close();
+    const records = storedRecords.map((s, i) => ({ ...s, spanId: hex(i + 1, 16) }));
+    out.recordBytes = storedRecords.reduce((sum, r) => sum + JSON.stringify(r).length, 0) / storedRecords.length;
+    out.recordBytesMax = Math.max(...storedRecords.map((r) => JSON.stringify(r).length));
+    out.apiSpanBytes = spans.reduce((sum, r) => sum + JSON.stringify(r).length, 0) / spans.length;
 
     await deleteDb("bench-raw");
     const raw = await openRaw("bench-raw");

@@ -1,5 +1,6 @@
 //! Fuzzing with proptest at scale: the optimizer, the option parser and the import parser
-//! must never panic, and a rejected import must change nothing. `make fuzz` runs it long
+//! must never panic, a rejected import must change nothing, and any span that parses stores
+//! in compact form and reads back as itself. `make fuzz` runs it long
 //! (`FUZZ_CASES`); `cargo test` runs a short smoke pass.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -9,6 +10,7 @@ use lightprompt::engine::{
 use lightprompt::learn::simulate::block_on;
 use lightprompt::prompt::optimize::{optimize, OptimizeInput};
 use lightprompt::prompt::{OptionValue, Options, RuleChooser, ADAPTERS};
+use lightprompt::store::record::StoredSpan;
 use lightprompt::store::MemoryStore;
 use lightprompt::EngineConfig;
 use proptest::prelude::*;
@@ -124,6 +126,12 @@ proptest! {
             // Whatever parses is validated without panicking; an engine given it either
             // imports it all or changes nothing.
             let valid = validate_document(&doc, 10_000).is_ok();
+            // Any span stores in compact form and reads back as itself.
+            for span in &doc.spans {
+                let json = serde_json::to_string(&StoredSpan::from(span)).unwrap();
+                let back = serde_json::from_str::<StoredSpan>(&json).unwrap().into_span().unwrap();
+                prop_assert_eq!(&back, span);
+            }
             let e = block_on(Engine::open(MemoryStore::new(), EngineConfig { seed: Some(2), ..EngineConfig::default() }, lightprompt::engine::system_clock())).unwrap();
             match block_on(e.import(&doc, false)) {
                 Ok(_) => prop_assert!(valid),

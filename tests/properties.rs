@@ -265,3 +265,91 @@ proptest! {
         }
     }
 }
+
+/// Every span the engine records for the fixture prompts, on every model, before and after
+/// learning (learned picks, learned keywords, option edits), stores in compact form and
+/// reads back as itself, at well under half its full size.
+#[test]
+fn every_recorded_span_stores_compactly_and_reads_back_as_itself() {
+    use lightprompt::engine::{Engine, FeedbackMetadata, FeedbackRequest, OptimizeRequest};
+    use lightprompt::learn::simulate::block_on;
+    use lightprompt::store::record::StoredSpan;
+    use lightprompt::store::MemoryStore;
+    use lightprompt::EngineConfig;
+    let engine = block_on(Engine::open(
+        MemoryStore::new(),
+        EngineConfig {
+            seed: Some(5),
+            ..EngineConfig::default()
+        },
+        lightprompt::engine::system_clock(),
+    ))
+    .unwrap();
+    let (mut full, mut compact, mut spans, mut learned) = (0usize, 0usize, 0usize, 0usize);
+    for round in 0..2 {
+        for (i, (category, prompt)) in fixtures().iter().enumerate() {
+            for adapter in ADAPTERS.iter().filter(|a| a.category == *category) {
+                let mut options = Options::new();
+                if i % 3 == 0 {
+                    let (name, value) = match category {
+                        Category::Text => ("tone", "formal"),
+                        _ => ("style", "woodcut"),
+                    };
+                    options.insert(name.into(), OptionValue::Text(value.into()));
+                }
+                let r = block_on(engine.optimize(&OptimizeRequest {
+                    prompt: prompt.clone(),
+                    category: category.as_str().into(),
+                    model: Some(adapter.id.into()),
+                    options,
+                    ..Default::default()
+                }))
+                .unwrap();
+                if round == 0 {
+                    // A taste the policy can learn, so the second round has learned picks.
+                    let rating = if r.edits.iter().any(|e| e.id.contains("light")) {
+                        5.0
+                    } else {
+                        1.0
+                    };
+                    block_on(engine.feedback(&FeedbackRequest {
+                        span_id: r.span_id,
+                        metadata: FeedbackMetadata {
+                            rating: Some(rating),
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    }))
+                    .unwrap();
+                }
+            }
+        }
+    }
+    let all = block_on(engine.spans(&lightprompt::engine::QueryRequest {
+        limit: Some(10_000.0),
+        ..Default::default()
+    }))
+    .unwrap();
+    for span in &all {
+        let json = serde_json::to_string(&StoredSpan::from(span)).unwrap();
+        let back = serde_json::from_str::<StoredSpan>(&json)
+            .unwrap()
+            .into_span()
+            .unwrap();
+        assert_eq!(&back, span);
+        spans += 1;
+        full += serde_json::to_string(span).unwrap().len();
+        compact += json.len();
+        learned += span.decisions.iter().filter(|d| d.learned).count();
+    }
+    assert!(
+        spans > 1500 && learned > 100,
+        "{spans} spans, {learned} learned decisions"
+    );
+    println!(
+        "{spans} spans: full {} B, compact {} B on average",
+        full / spans,
+        compact / spans
+    );
+    assert!(compact * 2 < full, "compact {compact} vs full {full}");
+}

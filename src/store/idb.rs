@@ -18,6 +18,7 @@
 //! could not be told apart from any other (a full quota looked like a generic failure). The
 //! small `db` module below keeps rexie's shape over `idb`.
 
+use super::record::{StoredSpan, StoredTrainingSpan};
 use super::{newest_first, Dataset, ImportReport, PolicySnapshot, Query, StorageKind, Store};
 use crate::error::{Error, ErrorCode, Result};
 use crate::prompt::Category;
@@ -32,9 +33,12 @@ use wasm_bindgen::{JsCast, JsValue};
 /// The schema version this build writes.
 ///
 /// History: 1 — the four stores and their first indexes; 2 — a `model` index on spans and
-/// rewards (per-model statistics). Opening an older database upgrades it in place; nothing is
-/// lost (tested with a version-1 fixture in `tests/reliability/`).
-pub const SCHEMA_VERSION: u32 = 2;
+/// rewards (per-model statistics); 3 — spans are written in compact form
+/// ([`super::record`]; the full spans stored before are read as they are, and an older build
+/// asked to open the database fails with `VersionError` instead of misreading it). Opening an
+/// older database upgrades it in place; nothing is lost (tested with version-1 and version-2
+/// databases in `tests/reliability/`).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// How long an open may stay blocked by another tab's old connection before it fails with
 /// `Blocked` (the default of `LightPrompt.open({ blockedTimeoutMs })`).
@@ -113,6 +117,49 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue> {
 fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T> {
     serde_wasm_bindgen::from_value(value)
         .map_err(|e| Error::storage(format!("a stored {what} is unreadable: {e}")))
+}
+
+/// A record as read back from IndexedDB.
+trait FromStored: Sized {
+    /// Converts a stored value; an unreadable one is a `Storage` error.
+    fn from_stored(value: JsValue) -> Result<Self>;
+}
+
+impl FromStored for Span {
+    /// Compact records (with a version `v`) and the full ones stored before them.
+    fn from_stored(value: JsValue) -> Result<Span> {
+        let compact = js_sys::Reflect::get(&value, &key("v")).is_ok_and(|v| !v.is_undefined());
+        if compact {
+            from_js::<StoredSpan>(value, "span")?
+                .into_span()
+                .map_err(|e| Error::storage(format!("a stored span is unreadable: {e}")))
+        } else {
+            from_js(value, "span")
+        }
+    }
+}
+
+impl FromStored for TrainingSpan {
+    fn from_stored(value: JsValue) -> Result<TrainingSpan> {
+        Ok(from_js::<StoredTrainingSpan>(value, "span")?.into())
+    }
+}
+
+impl FromStored for Reward {
+    fn from_stored(value: JsValue) -> Result<Reward> {
+        from_js(value, "reward")
+    }
+}
+
+impl FromStored for PolicySnapshot {
+    fn from_stored(value: JsValue) -> Result<PolicySnapshot> {
+        from_js(value, "policy")
+    }
+}
+
+/// A span in its stored (compact) form.
+fn span_to_js(span: &Span) -> Result<JsValue> {
+    to_js(&StoredSpan::from(span))
 }
 
 fn key(s: &str) -> JsValue {
@@ -248,7 +295,7 @@ impl IdbStore {
     /// Spans by id, in the order asked, missing ids left out. The gets are issued in chunks,
     /// every request of a chunk in flight at once: scattered ids (the rated spans among all
     /// of them) cost one read each, not a scan of the range between them.
-    async fn by_id<T: DeserializeOwned + Clone + LearningRecord>(
+    async fn by_id<T: FromStored + Clone + LearningRecord>(
         &self,
         span_ids: &[String],
     ) -> Result<Vec<T>> {
@@ -269,7 +316,7 @@ impl IdbStore {
                 .map_err(|e| map_error(e, "reading spans"))?;
             for v in values.into_iter().flatten() {
                 if !v.is_undefined() {
-                    let record: T = from_js(v, "span")?;
+                    let record = T::from_stored(v)?;
                     found.insert(record.span_id().to_string(), record);
                 }
             }
@@ -280,7 +327,7 @@ impl IdbStore {
             .collect())
     }
 
-    async fn read_all<T: DeserializeOwned>(
+    async fn read_all<T: FromStored>(
         &self,
         store: &str,
         index: Option<&str>,
@@ -299,11 +346,11 @@ impl IdbStore {
             None => s.get_all(range, None).await,
         }
         .map_err(|e| map_error(e, what))?;
-        values.into_iter().map(|v| from_js(v, what)).collect()
+        values.into_iter().map(T::from_stored).collect()
     }
 
     /// A page newest first through a cursor on `index` walking backwards.
-    async fn page<T: DeserializeOwned>(
+    async fn page<T: FromStored>(
         &self,
         store: &str,
         index: &str,
@@ -328,7 +375,7 @@ impl IdbStore {
             )
             .await
             .map_err(|e| map_error(e, what))?;
-        pairs.into_iter().map(|(_, v)| from_js(v, what)).collect()
+        pairs.into_iter().map(|(_, v)| T::from_stored(v)).collect()
     }
 }
 
@@ -354,7 +401,7 @@ impl Store for IdbStore {
                 format!("spanId: span {} appears twice in the batch", s.span_id),
             ));
         }
-        let values = spans.iter().map(to_js).collect::<Result<Vec<_>>>()?;
+        let values = spans.iter().map(span_to_js).collect::<Result<Vec<_>>>()?;
         let tx = self.tx(&[SPANS], TransactionMode::ReadWrite)?;
         let store = tx.store(SPANS).map_err(|e| map_error(e, "writing spans"))?;
         // `add` (not `put`): a stored id fails the request, which aborts the whole batch.
@@ -429,7 +476,7 @@ impl Store for IdbStore {
             .await
             .map_err(|e| map_error(e, "reading a span"))?
         {
-            Some(v) if !v.is_undefined() => Ok(Some(from_js(v, "span")?)),
+            Some(v) if !v.is_undefined() => Ok(Some(Span::from_stored(v)?)),
             _ => Ok(None),
         }
     }
@@ -617,7 +664,11 @@ impl Store for IdbStore {
     }
 
     async fn import(&self, data: &Dataset, replace: bool) -> Result<ImportReport> {
-        let spans = data.spans.iter().map(to_js).collect::<Result<Vec<_>>>()?;
+        let spans = data
+            .spans
+            .iter()
+            .map(span_to_js)
+            .collect::<Result<Vec<_>>>()?;
         let rewards = data.rewards.iter().map(to_js).collect::<Result<Vec<_>>>()?;
         let policies = data
             .policies

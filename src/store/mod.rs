@@ -2,6 +2,7 @@
 //! the same conformance suite (`tests/conformance/`).
 
 pub mod memory;
+pub mod record;
 
 #[cfg(target_arch = "wasm32")]
 pub mod idb;

@@ -7,8 +7,9 @@ window.ready = init().then(() => true);
 
 // A database exactly as schema version 1 of lightprompt laid it out (no `model` indexes),
 // holding the records of `doc` — the upgrade fixture.
-window.writeV1 = (name, doc) => new Promise((resolve, reject) => {
-  const r = indexedDB.open(name, 1);
+// A database as schema version 1 (or 2, which added the model indexes) wrote it: full spans.
+window.writeV1 = (name, doc, version = 1) => new Promise((resolve, reject) => {
+  const r = indexedDB.open(name, version);
   r.onupgradeneeded = () => {
     const db = r.result;
     const spans = db.createObjectStore("spans", { keyPath: "spanId" });
@@ -20,6 +21,10 @@ window.writeV1 = (name, doc) => new Promise((resolve, reject) => {
     rewards.createIndex("spanId", "spanId");
     rewards.createIndex("category", "category");
     rewards.createIndex("createdAt", "createdAt");
+    if (version >= 2) {
+      spans.createIndex("model", "model");
+      rewards.createIndex("model", "model");
+    }
     db.createObjectStore("policy", { keyPath: "version" });
     db.createObjectStore("meta");
   };

@@ -226,25 +226,37 @@ test("hostile imports are rejected whole or imported safely", async () => {
 
 const v1 = JSON.parse(readFileSync(path.join(root, "tests/reliability/fixtures/v1-export.json"), "utf8"));
 
-test("a database written by schema version 1 opens under the current version with nothing lost", async () => {
+for (const schema of [1, 2]) test(`a database written by schema version ${schema} opens under the current version with nothing lost`, async () => {
   const page = await harness();
-  const out = await page.evaluate(async (doc) => {
-    const db = await window.writeV1("upgrade", doc);
+  const out = await page.evaluate(async ([doc, schema]) => {
+    const name = `upgrade-v${schema}`;
+    const db = await window.writeV1(name, doc, schema);
     db.close();
-    const lp = await window.lib.LightPrompt.open({ dbName: "upgrade", autoTrainEvery: 0 });
+    const lp = await window.lib.LightPrompt.open({ dbName: name, autoTrainEvery: 0 });
     const status = await lp.trainingStatus();
     const exported = await lp.exportData();
     const r = await lp.optimize({ prompt: "after the upgrade", category: "image" });
     await lp.feedback({ spanId: exported.spans[0].spanId, metadata: { rating: 5 } });
+    // Old full records and a new compact one side by side, read and trained on together.
+    await lp.feedback({ spanId: r.spanId, metadata: { rating: 4 } });
+    const trained = await lp.train();
+    const mixed = (await lp.spans({ limit: 100 })).find((s) => s.spanId === r.spanId);
     lp.close();
-    const version = await new Promise((res) => { const q = indexedDB.open("upgrade"); q.onsuccess = () => { const v = q.result.version; const names = [...q.result.transaction("spans").objectStore("spans").indexNames]; q.result.close(); res({ v, names }); }; });
-    return { status: [status.totalSpans, status.totalRewards, status.policyVersion], spans: exported.spans, rewards: exported.rewards, version, newSpan: r.spanId };
-  }, v1);
+    const version = await new Promise((res) => { const q = indexedDB.open(name); q.onsuccess = () => { const v = q.result.version; const names = [...q.result.transaction("spans").objectStore("spans").indexNames]; q.result.close(); res({ v, names }); }; });
+    const raw = await new Promise((res) => { const q = indexedDB.open(name); q.onsuccess = () => { const g = q.result.transaction("spans").objectStore("spans").get(r.spanId); g.onsuccess = () => { q.result.close(); res(g.result); }; }; });
+    return { status: [status.totalSpans, status.totalRewards, status.policyVersion], spans: exported.spans, rewards: exported.rewards, version, newSpan: r.spanId, result: r, mixed, raw, trained };
+  }, [v1, schema]);
   await page.close();
   assert.deepEqual(out.status, [v1.spans.length, v1.rewards.length, Math.max(...v1.policies.map((p) => p.version))]);
   assert.deepEqual(out.spans, v1.spans);
   assert.deepEqual(out.rewards, v1.rewards);
-  assert.equal(out.version.v, 2);
+  assert.equal(out.version.v, 3);
+  // The new span is stored compact and reads back with the edits the optimize call returned.
+  assert.equal(out.raw.v, 3);
+  assert.equal(out.raw.edits, undefined);
+  assert.deepEqual(out.mixed.edits, out.result.edits);
+  assert.equal(out.mixed.optimizedPrompt, out.result.optimizedPrompt);
+  assert.equal(out.trained.rewardsUsed, v1.rewards.length + 2);
   assert.ok(out.version.names.includes("model"));
 });
 
