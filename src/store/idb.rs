@@ -141,7 +141,9 @@ impl FromStored for Span {
 
 impl FromStored for TrainingSpan {
     fn from_stored(value: JsValue) -> Result<TrainingSpan> {
-        Ok(from_js::<StoredTrainingSpan>(value, "span")?.into())
+        from_js::<StoredTrainingSpan>(value, "span")?
+            .into_training()
+            .map_err(|e| Error::storage(format!("a stored span is unreadable: {e}")))
     }
 }
 

@@ -15,12 +15,13 @@
 //! | `spanId`, `taskId`, `category`, `model`, `createdAt` | as on [`Span`] (the indexes' key paths) | never |
 //! | `n` | name | it is `prompt_optimization_{category}` |
 //! | `rm` | requested model | absent |
-//! | `p`, `o`, `np` | original, optimized and negative prompt | `np` absent |
+//! | `p`, `np` | original and negative prompt | `np` absent |
+//! | `o` / `oa` | the optimized prompt / what it adds to `p` | `o` when it begins with `p` |
 //! | `pa` | parameters | empty |
 //! | `s0`, `s` | original and optimized score | never |
 //! | `d` | decisions: `[action, propensity, eligible, slot, learned, offered]`, the action without its category's prefix (other ids start with `=`) | trailing defaults (slot when the action names it, `0`, `[]`) |
-//! | `e` | edits: `[decision index or id, offset and length in `o` or the text, facet, propensity, learned]` | trailing defaults |
-//! | `k` | keywords | empty |
+//! | `e` | edits: `[decision index or id, text, facet, propensity, learned]`, the text as offset and length in the optimized prompt (length negated: capitalized there), a string, or nothing when it is the action id's part after `:` | trailing defaults |
+//! | `k` | keywords, each as offset and length in the optimized prompt or a string | empty |
 //! | `pv` | policy version | 0 |
 //! | `ms` | duration | 0 |
 //! | `q` / `nq` | sequence / "has none" | the sequence is `createdAt` in microseconds |
@@ -57,8 +58,10 @@ pub struct StoredSpan {
     requested_model: Option<String>,
     #[serde(rename = "p")]
     original_prompt: String,
-    #[serde(rename = "o")]
-    optimized_prompt: String,
+    #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
+    optimized_prompt: Option<String>,
+    #[serde(rename = "oa", default, skip_serializing_if = "Option::is_none")]
+    appended: Option<String>,
     #[serde(rename = "np", default, skip_serializing_if = "Option::is_none")]
     negative_prompt: Option<String>,
     #[serde(rename = "pa", default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -71,8 +74,14 @@ pub struct StoredSpan {
     decisions: Vec<StoredDecision>,
     #[serde(rename = "e", default, skip_serializing_if = "Vec::is_empty")]
     edits: Vec<StoredEdit>,
-    #[serde(rename = "k", default, skip_serializing_if = "Vec::is_empty")]
-    keywords: Vec<String>,
+    #[serde(
+        rename = "k",
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "serialize_keywords",
+        deserialize_with = "deserialize_keywords"
+    )]
+    keywords: Vec<StoredKeyword>,
     #[serde(rename = "pv", default, skip_serializing_if = "is_zero_u32")]
     policy_version: u32,
     #[serde(rename = "createdAt")]
@@ -103,32 +112,128 @@ pub struct StoredTrainingSpan {
     compact_decisions: Vec<StoredDecision>,
     #[serde(default)]
     decisions: Vec<Decision>,
-    #[serde(rename = "k", default)]
-    compact_keywords: Vec<String>,
+    #[serde(rename = "k", default, deserialize_with = "deserialize_keywords")]
+    compact_keywords: Vec<StoredKeyword>,
     #[serde(default)]
     keywords: Vec<String>,
+    // The optimized prompt, which compact keywords may point into.
+    #[serde(rename = "p", default)]
+    original_prompt: String,
+    #[serde(rename = "o", default)]
+    optimized_prompt: Option<String>,
+    #[serde(rename = "oa", default)]
+    appended: Option<String>,
 }
 
-impl From<StoredTrainingSpan> for TrainingSpan {
-    fn from(s: StoredTrainingSpan) -> TrainingSpan {
-        let (decisions, keywords) = if s.version >= RECORD_VERSION {
-            let decisions = s
+impl StoredTrainingSpan {
+    /// What learning reads of the span, or what makes the record unreadable.
+    pub fn into_training(self) -> Result<TrainingSpan, String> {
+        let (decisions, keywords) = if self.version >= RECORD_VERSION {
+            let category = self.category;
+            let decisions = self
                 .compact_decisions
                 .into_iter()
-                .map(|d| d.into_decision(s.category))
+                .map(|d| d.into_decision(category))
                 .collect();
-            (decisions, s.compact_keywords)
+            let optimized =
+                optimized_prompt(&self.original_prompt, self.optimized_prompt, self.appended)?;
+            (decisions, keywords(self.compact_keywords, &optimized)?)
         } else {
-            (s.decisions, s.keywords)
+            (self.decisions, self.keywords)
         };
-        TrainingSpan {
-            span_id: s.span_id,
-            category: s.category,
-            model: s.model,
+        Ok(TrainingSpan {
+            span_id: self.span_id,
+            category: self.category,
+            model: self.model,
             decisions,
             keywords,
+        })
+    }
+}
+
+/// The optimized prompt from `o`, or from `p` and what `oa` adds to it.
+fn optimized_prompt(
+    original: &str,
+    optimized: Option<String>,
+    appended: Option<String>,
+) -> Result<String, String> {
+    match (optimized, appended) {
+        (Some(o), None) => Ok(o),
+        (None, Some(rest)) => Ok(format!("{original}{rest}")),
+        _ => Err("it needs exactly one of o and oa".to_string()),
+    }
+}
+
+/// One keyword: at an offset and length in the optimized prompt (two numbers), or its own
+/// text.
+#[derive(Debug, Clone, PartialEq)]
+enum StoredKeyword {
+    InPrompt(u32, u32),
+    Own(String),
+}
+
+impl StoredKeyword {
+    fn new(keyword: &str, prompt: &str) -> StoredKeyword {
+        match edit_text_in(prompt, keyword) {
+            EditText::InPrompt(o, n) => StoredKeyword::InPrompt(o, n),
+            _ => StoredKeyword::Own(keyword.to_string()),
         }
     }
+}
+
+/// The keywords of a record, read against its optimized prompt.
+fn keywords(stored: Vec<StoredKeyword>, prompt: &str) -> Result<Vec<String>, String> {
+    stored
+        .into_iter()
+        .map(|k| match k {
+            StoredKeyword::Own(t) => Ok(t),
+            StoredKeyword::InPrompt(o, n) => prompt
+                .get(o as usize..(o as usize).saturating_add(n as usize))
+                .map(str::to_string)
+                .ok_or_else(|| "a keyword lies outside the prompt".to_string()),
+        })
+        .collect()
+}
+
+/// Keywords as one flat list: a string, or an offset followed by a length.
+fn serialize_keywords<S: Serializer>(k: &[StoredKeyword], s: S) -> Result<S::Ok, S::Error> {
+    let mut seq = s.serialize_seq(None)?;
+    for k in k {
+        match k {
+            StoredKeyword::InPrompt(o, n) => {
+                seq.serialize_element(o)?;
+                seq.serialize_element(n)?;
+            }
+            StoredKeyword::Own(t) => seq.serialize_element(t)?,
+        }
+    }
+    seq.end()
+}
+
+fn deserialize_keywords<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<StoredKeyword>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<StoredKeyword>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("keywords: strings, or offsets each followed by a length")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element::<Scalar>()? {
+                out.push(match item {
+                    Scalar::Text(t) => StoredKeyword::Own(t),
+                    Scalar::Number(o) => {
+                        let n: f64 = seq.next_element()?.ok_or_else(|| {
+                            de::Error::custom("a keyword's offset has no length after it")
+                        })?;
+                        StoredKeyword::InPrompt(whole(o, "offset")?, whole(n, "length")?)
+                    }
+                });
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(V)
 }
 
 fn is_zero_u32(v: &u32) -> bool {
@@ -305,6 +410,12 @@ enum EditSource {
 enum EditText {
     /// At this byte offset and length in the optimized prompt.
     InPrompt(u32, u32),
+    /// There, with its first letter capitalized (a sentence the adapter began with it);
+    /// written with the length negated.
+    Capitalized(u32, u32),
+    /// The part of its decision's action id after `:` (`aspectRatio:16:9` adds `16:9`);
+    /// written as nothing.
+    FromAction,
     /// Here (the prompt does not hold it verbatim).
     Own(String),
 }
@@ -336,7 +447,16 @@ impl Serialize for StoredEdit {
                 seq.serialize_element(o)?;
                 seq.serialize_element(n)?;
             }
+            EditText::Capitalized(o, n) => {
+                seq.serialize_element(o)?;
+                seq.serialize_element(&-i64::from(*n))?;
+            }
             EditText::Own(t) => seq.serialize_element(t)?,
+            // A facet follows: the text's place must be filled.
+            EditText::FromAction if self.facet.is_some() || own => {
+                seq.serialize_element(&Option::<()>::None)?
+            }
+            EditText::FromAction => {}
         }
         if self.facet.is_some() || own {
             seq.serialize_element(self.facet.map_or("", Facet::as_str))?;
@@ -403,17 +523,23 @@ impl<'de> Deserialize<'de> for StoredEdit {
                 f.write_str("an edit [source, text, …]")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StoredEdit, A::Error> {
-                let missing = |i| de::Error::invalid_length(i, &"at least 2 elements");
+                let missing = |i| de::Error::invalid_length(i, &"at least 1 element");
                 let source = match seq.next_element::<Scalar>()?.ok_or_else(|| missing(0))? {
                     Scalar::Number(n) => EditSource::Decision(whole(n, "decision index")?),
                     Scalar::Text(id) => EditSource::Id(id),
                 };
-                let text = match seq.next_element::<Scalar>()?.ok_or_else(|| missing(1))? {
-                    Scalar::Number(o) => {
+                let text = match seq.next_element::<Option<Scalar>>()? {
+                    Some(Some(Scalar::Number(o))) => {
                         let n: f64 = seq.next_element()?.ok_or_else(|| missing(2))?;
-                        EditText::InPrompt(whole(o, "offset")?, whole(n, "length")?)
+                        let o = whole(o, "offset")?;
+                        if n < 0.0 {
+                            EditText::Capitalized(o, whole(-n, "length")?)
+                        } else {
+                            EditText::InPrompt(o, whole(n, "length")?)
+                        }
                     }
-                    Scalar::Text(t) => EditText::Own(t),
+                    Some(Some(Scalar::Text(t))) => EditText::Own(t),
+                    _ => EditText::FromAction,
                 };
                 let facet = match seq.next_element::<String>()? {
                     Some(f) if !f.is_empty() => Some(Facet::parse(&f).ok_or_else(|| {
@@ -449,6 +575,11 @@ impl From<&Span> for StoredSpan {
             .map(|e| stored_edit(e, s))
             .collect::<Vec<_>>();
         let derived_sequence = s.sequence == Some(micros(s.created_at));
+        let appended = s
+            .optimized_prompt
+            .strip_prefix(s.original_prompt.as_str())
+            .filter(|_| !s.original_prompt.is_empty())
+            .map(str::to_string);
         StoredSpan {
             version: RECORD_VERSION,
             span_id: s.span_id.clone(),
@@ -458,14 +589,19 @@ impl From<&Span> for StoredSpan {
             model: s.model.clone(),
             requested_model: s.requested_model.clone(),
             original_prompt: s.original_prompt.clone(),
-            optimized_prompt: s.optimized_prompt.clone(),
+            optimized_prompt: appended.is_none().then(|| s.optimized_prompt.clone()),
+            appended,
             negative_prompt: s.negative_prompt.clone(),
             parameters: s.parameters.clone(),
             original_quality_score: s.original_quality_score,
             quality_score: s.quality_score,
             decisions,
             edits,
-            keywords: s.keywords.clone(),
+            keywords: s
+                .keywords
+                .iter()
+                .map(|k| StoredKeyword::new(k, &s.optimized_prompt))
+                .collect(),
             policy_version: s.policy_version,
             created_at: s.created_at,
             duration_ms: s.duration_ms,
@@ -493,12 +629,11 @@ fn stored_edit(e: &AppliedEdit, s: &Span) -> StoredEdit {
         ),
         None => (EditSource::Id(e.id.clone()), facet_named_by(&e.id)),
     };
-    let text = match s.optimized_prompt.find(e.text.as_str()) {
-        Some(o) if !e.text.is_empty() => match (u32::try_from(o), u32::try_from(e.text.len())) {
-            (Ok(o), Ok(n)) => EditText::InPrompt(o, n),
-            _ => EditText::Own(e.text.clone()),
-        },
-        _ => EditText::Own(e.text.clone()),
+    let action_text = decision.and_then(|i| s.decisions[i].action.split_once(':'));
+    let text = if action_text.is_some_and(|(_, t)| t == e.text) {
+        EditText::FromAction
+    } else {
+        edit_text_in(&s.optimized_prompt, &e.text)
     };
     StoredEdit {
         source,
@@ -509,10 +644,48 @@ fn stored_edit(e: &AppliedEdit, s: &Span) -> StoredEdit {
     }
 }
 
+/// Where `text` is in `prompt`: verbatim, or capitalized as a sentence's start (checked to
+/// read back exactly), else its own.
+fn edit_text_in(prompt: &str, text: &str) -> EditText {
+    let place = |found: Option<usize>, len: usize| {
+        Some((u32::try_from(found?).ok()?, u32::try_from(len).ok()?))
+    };
+    if text.is_empty() {
+        return EditText::Own(String::new());
+    }
+    if let Some((o, n)) = place(prompt.find(text), text.len()) {
+        return EditText::InPrompt(o, n);
+    }
+    let capital = capitalize(text);
+    if capital != text && decapitalize(&capital) == text {
+        if let Some((o, n)) = place(prompt.find(capital.as_str()), capital.len()) {
+            return EditText::Capitalized(o, n);
+        }
+    }
+    EditText::Own(text.to_string())
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
+fn decapitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_lowercase().chain(chars).collect())
+}
+
 impl StoredSpan {
     /// The span this record holds, or what makes it unreadable.
     pub fn into_span(self) -> Result<Span, String> {
         let category = self.category;
+        let optimized_prompt =
+            optimized_prompt(&self.original_prompt, self.optimized_prompt, self.appended)?;
+        let keywords = keywords(self.keywords, &optimized_prompt)?;
         let decisions: Vec<Decision> = self
             .decisions
             .into_iter()
@@ -537,15 +710,20 @@ impl StoredSpan {
                     (id, e.propensity, e.learned, named)
                 }
             };
+            let at = |o: u32, n: u32| {
+                let (o, n) = (o as usize, n as usize);
+                optimized_prompt
+                    .get(o..o.saturating_add(n))
+                    .ok_or_else(|| format!("edit {i}'s text lies outside the prompt"))
+            };
             let text = match e.text {
                 EditText::Own(t) => t,
-                EditText::InPrompt(o, n) => {
-                    let (o, n) = (o as usize, n as usize);
-                    self.optimized_prompt
-                        .get(o..o.saturating_add(n))
-                        .ok_or_else(|| format!("edit {i}'s text lies outside the prompt"))?
-                        .to_string()
-                }
+                EditText::InPrompt(o, n) => at(o, n)?.to_string(),
+                EditText::Capitalized(o, n) => decapitalize(at(o, n)?),
+                EditText::FromAction => match id.split_once(':') {
+                    Some((_, t)) => t.to_string(),
+                    None => return Err(format!("edit {i}'s action {id:?} holds no text")),
+                },
             };
             let facet = e
                 .facet
@@ -572,14 +750,14 @@ impl StoredSpan {
             model: self.model,
             requested_model: self.requested_model,
             original_prompt: self.original_prompt,
-            optimized_prompt: self.optimized_prompt,
+            optimized_prompt,
             negative_prompt: self.negative_prompt,
             parameters: self.parameters,
             original_quality_score: self.original_quality_score,
             quality_score: self.quality_score,
             edits,
             decisions,
-            keywords: self.keywords,
+            keywords,
             policy_version: self.policy_version,
             created_at: self.created_at,
             duration_ms: self.duration_ms,
@@ -701,6 +879,28 @@ mod tests {
         assert!(!json.contains("golden hour light\""), "{json}");
         assert!(!json.contains("prompt_optimization"), "{json}");
         assert!(!json.contains("\"q\""), "{json}");
+        // The optimized prompt is stored as what it adds; the aspect ratio's text is its id's.
+        assert!(json.contains(r#""oa":", golden hour light"#), "{json}");
+        assert!(!json.contains(r#""o":"#), "{json}");
+        assert!(json.contains(r#"[1]"#), "{json}");
+        // A keyword the prompt holds is its place there.
+        assert!(json.contains(r#""k":[7,11]"#), "{json}");
+    }
+
+    #[test]
+    fn a_capitalized_edit_is_found_where_the_adapter_began_a_sentence_with_it() {
+        let mut s = sample();
+        s.optimized_prompt = "A fox. Golden hour light. --ar 16:9".into();
+        let (back, json) = round_trip(&s);
+        assert_eq!(back, s);
+        assert!(json.contains("[0,7,-17]"), "{json}");
+        assert!(json.contains(r#""o":"A fox."#), "{json}");
+        // A first letter whose capital does not lower back to it keeps its own text.
+        s.edits[0].text = "ßig light".into();
+        s.optimized_prompt = "a fox, SSig light".into();
+        let (back, json) = round_trip(&s);
+        assert_eq!(back, s);
+        assert!(json.contains(r#"[0,"ßig light"]"#), "{json}");
     }
 
     #[test]
@@ -745,7 +945,7 @@ mod tests {
         let full = serde_json::to_string(&s).unwrap();
         for json in [compact, full] {
             let t: StoredTrainingSpan = serde_json::from_str(&json).unwrap();
-            assert_eq!(TrainingSpan::from(t), TrainingSpan::from(&s));
+            assert_eq!(t.into_training().unwrap(), TrainingSpan::from(&s));
         }
     }
 }
