@@ -106,7 +106,7 @@ async function runPage(url, { route } = {}) {
       r.onsuccess = () => {
         const db = r.result;
         const q = db.transaction("spans").objectStore("spans").getAll();
-        q.onsuccess = () => { resolve(q.result.map((s) => s.p)); // the stored (compact) span's original prompt db.close(); };
+        q.onsuccess = () => { resolve(q.result.map((s) => s.p /* the stored (compact) span's original prompt */)); db.close(); };
         q.onerror = () => reject(q.error);
       };
       r.onerror = () => reject(r.error);
