@@ -115,8 +115,12 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue> {
 }
 
 fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T> {
-    serde_wasm_bindgen::from_value(value)
-        .map_err(|e| Error::storage(format!("a stored {what} is unreadable: {e}")))
+    serde_wasm_bindgen::from_value(value).map_err(|e| unreadable(what, e))
+}
+
+/// The error for a stored record that cannot be read.
+fn unreadable(what: &str, cause: impl std::fmt::Display) -> Error {
+    Error::storage(format!("a stored {what} is unreadable: {cause}"))
 }
 
 /// A record as read back from IndexedDB.
@@ -132,7 +136,7 @@ impl FromStored for Span {
         if compact {
             from_js::<StoredSpan>(value, "span")?
                 .into_span()
-                .map_err(|e| Error::storage(format!("a stored span is unreadable: {e}")))
+                .map_err(|e| unreadable("span", e))
         } else {
             from_js(value, "span")
         }
@@ -143,7 +147,7 @@ impl FromStored for TrainingSpan {
     fn from_stored(value: JsValue) -> Result<TrainingSpan> {
         from_js::<StoredTrainingSpan>(value, "span")?
             .into_training()
-            .map_err(|e| Error::storage(format!("a stored span is unreadable: {e}")))
+            .map_err(|e| unreadable("span", e))
     }
 }
 

@@ -29,6 +29,7 @@
 //!
 //! Records stored before this form (no `v`) are full spans, read as they are.
 
+use crate::prompt::adapters::capitalize;
 use crate::prompt::optimize::{AppliedEdit, Decision, ASPECT_RATIO_SLOT, KEYWORD_SLOT};
 use crate::prompt::{Category, Facet, Options};
 use crate::span::{micros, Metadata, Span, TrainingSpan};
@@ -187,12 +188,17 @@ fn keywords(stored: Vec<StoredKeyword>, prompt: &str) -> Result<Vec<String>, Str
         .into_iter()
         .map(|k| match k {
             StoredKeyword::Own(t) => Ok(t),
-            StoredKeyword::InPrompt(o, n) => prompt
-                .get(o as usize..(o as usize).saturating_add(n as usize))
+            StoredKeyword::InPrompt(o, n) => text_at(prompt, o, n)
                 .map(str::to_string)
                 .ok_or_else(|| "a keyword lies outside the prompt".to_string()),
         })
         .collect()
+}
+
+/// The `n` bytes at offset `o` of `prompt`, if they lie inside it on character boundaries.
+fn text_at(prompt: &str, o: u32, n: u32) -> Option<&str> {
+    let (o, n) = (o as usize, n as usize);
+    prompt.get(o..o.saturating_add(n))
 }
 
 /// Keywords as one flat list: a string, or an offset followed by a length.
@@ -437,6 +443,7 @@ impl Serialize for StoredEdit {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let own =
             matches!(self.source, EditSource::Id(_)) && (self.propensity != 1.0 || self.learned);
+        let facet_follows = self.facet.is_some() || own;
         let mut seq = s.serialize_seq(None)?;
         match &self.source {
             EditSource::Decision(i) => seq.serialize_element(i)?,
@@ -453,12 +460,10 @@ impl Serialize for StoredEdit {
             }
             EditText::Own(t) => seq.serialize_element(t)?,
             // A facet follows: the text's place must be filled.
-            EditText::FromAction if self.facet.is_some() || own => {
-                seq.serialize_element(&Option::<()>::None)?
-            }
+            EditText::FromAction if facet_follows => seq.serialize_element(&Option::<()>::None)?,
             EditText::FromAction => {}
         }
-        if self.facet.is_some() || own {
+        if facet_follows {
             seq.serialize_element(self.facet.map_or("", Facet::as_str))?;
         }
         if own {
@@ -503,13 +508,13 @@ impl<'de> Deserialize<'de> for Scalar {
     }
 }
 
-/// An index or offset: a whole number that fits in 32 bits.
+/// An index, offset or length (of an edit or a keyword): a whole number of 32 bits.
 fn whole<E: de::Error>(n: f64, what: &str) -> Result<u32, E> {
     if n.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&n) {
         Ok(n as u32)
     } else {
         Err(E::custom(format!(
-            "an edit's {what} is not a whole number: {n}"
+            "{what} {n} is not a whole number of 32 bits"
         )))
     }
 }
@@ -617,15 +622,19 @@ impl From<&Span> for StoredSpan {
 /// flag, its text by position when the optimized prompt holds it verbatim, its facet only
 /// when the slot (or the option id) does not name it.
 fn stored_edit(e: &AppliedEdit, s: &Span) -> StoredEdit {
-    let decision = s.decisions.iter().position(|d| {
-        d.action == e.id
-            && d.propensity.to_bits() == e.propensity.to_bits()
-            && d.learned == e.learned
-    });
-    let (source, named_facet) = match decision.and_then(|i| Some((u32::try_from(i).ok()?, i))) {
-        Some((i, at)) => (
-            EditSource::Decision(i),
-            facet_named_by(&s.decisions[at].slot),
+    let decision = s
+        .decisions
+        .iter()
+        .position(|d| {
+            d.action == e.id
+                && d.propensity.to_bits() == e.propensity.to_bits()
+                && d.learned == e.learned
+        })
+        .filter(|&i| u32::try_from(i).is_ok());
+    let (source, named_facet) = match decision {
+        Some(i) => (
+            EditSource::Decision(i as u32),
+            facet_named_by(&s.decisions[i].slot),
         ),
         None => (EditSource::Id(e.id.clone()), facet_named_by(&e.id)),
     };
@@ -644,8 +653,8 @@ fn stored_edit(e: &AppliedEdit, s: &Span) -> StoredEdit {
     }
 }
 
-/// Where `text` is in `prompt`: verbatim, or capitalized as a sentence's start (checked to
-/// read back exactly), else its own.
+/// Where `text` is in `prompt`: verbatim, or capitalized as the adapters begin a sentence
+/// with it (their own [`capitalize`]; checked to read back exactly), else its own.
 fn edit_text_in(prompt: &str, text: &str) -> EditText {
     let place = |found: Option<usize>, len: usize| {
         Some((u32::try_from(found?).ok()?, u32::try_from(len).ok()?))
@@ -665,13 +674,7 @@ fn edit_text_in(prompt: &str, text: &str) -> EditText {
     EditText::Own(text.to_string())
 }
 
-fn capitalize(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
-}
-
+/// The first letter of `text` in lower case: what [`capitalize`] undoes.
 fn decapitalize(text: &str) -> String {
     let mut chars = text.chars();
     chars
@@ -711,9 +714,7 @@ impl StoredSpan {
                 }
             };
             let at = |o: u32, n: u32| {
-                let (o, n) = (o as usize, n as usize);
-                optimized_prompt
-                    .get(o..o.saturating_add(n))
+                text_at(&optimized_prompt, o, n)
                     .ok_or_else(|| format!("edit {i}'s text lies outside the prompt"))
             };
             let text = match e.text {
