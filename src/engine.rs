@@ -23,7 +23,7 @@ use crate::rng::Rng;
 use crate::span::{
     is_valid_id, next_sequence, Metadata, Reward, RewardSource, Span, SPAN_ID_LEN, TASK_ID_LEN,
 };
-use crate::store::{Dataset, ImportReport, PolicySnapshot, Query, StorageKind, Store};
+use crate::store::{Dataset, ImportReport, PolicySnapshot, Query, SpanCursor, StorageKind, Store};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -79,8 +79,8 @@ impl Progress for NoProgress {
 const TRAIN_STAGES: u64 = 4;
 /// Stages of `evaluate_with` (read spans, read rewards, estimate).
 const EVALUATE_STAGES: u64 = 3;
-/// Stages of `import_with` (validate, write, reload, retrain).
-const IMPORT_STAGES: u64 = 4;
+/// Records an import source hands on at a time (what a document source's part holds).
+pub const IMPORT_CHUNK: usize = 1000;
 
 /// The seed's goal for the average reward.
 pub const TARGET_REWARD: f64 = 0.7;
@@ -431,6 +431,20 @@ pub struct ExportDocument {
     /// All policy snapshots.
     pub policies: Vec<PolicySnapshot>,
 }
+
+/// What an export reads before its spans ([`Engine::export_start`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportStart {
+    /// When the export began (ms since the epoch).
+    pub exported_at: f64,
+    /// Every reward, oldest first.
+    pub rewards: Vec<Reward>,
+    /// Every policy snapshot, oldest version first.
+    pub policies: Vec<PolicySnapshot>,
+}
+
+/// Spans an export reads at a time.
+pub const EXPORT_PAGE: usize = 1000;
 
 #[derive(Default)]
 struct Totals {
@@ -1365,20 +1379,55 @@ impl<S: Store> Engine<S> {
         Ok(())
     }
 
-    /// Everything, as a versioned document.
+    /// Everything, as a versioned document ([`Engine::export_start`], then every page of
+    /// [`Engine::export_spans`]).
     pub async fn export(&self) -> Result<ExportDocument> {
-        self.ensure_open()?;
-        let spans = self.store.all_spans().await?;
-        let rewards = self.store.all_rewards().await?;
-        let policies = self.store.all_policies().await?;
+        let start = self.export_start().await?;
+        let mut spans = Vec::new();
+        loop {
+            let page = self
+                .export_spans(spans.last().map(SpanCursor::after).as_ref(), EXPORT_PAGE)
+                .await?;
+            let last = page.len() < EXPORT_PAGE;
+            spans.extend(page);
+            if last {
+                break;
+            }
+        }
         Ok(ExportDocument {
             format: EXPORT_FORMAT.to_string(),
             version: EXPORT_VERSION,
-            exported_at: (self.clock)(),
+            exported_at: start.exported_at,
             spans,
+            rewards: start.rewards,
+            policies: start.policies,
+        })
+    }
+
+    /// The start of an export: its time, and the rewards and policy snapshots, read before
+    /// the spans. A span stored while the export pages through the spans is in it or not,
+    /// but every reward in it has its span: spans are never removed one by one.
+    pub async fn export_start(&self) -> Result<ExportStart> {
+        self.ensure_open()?;
+        let exported_at = (self.clock)();
+        let rewards = self.store.all_rewards().await?;
+        let policies = self.store.all_policies().await?;
+        Ok(ExportStart {
+            exported_at,
             rewards,
             policies,
         })
+    }
+
+    /// A page of an export's spans: up to `limit`, oldest first, after `after` (from the
+    /// first when `None`). Fewer than `limit` means the last page.
+    pub async fn export_spans(
+        &self,
+        after: Option<&SpanCursor>,
+        limit: usize,
+    ) -> Result<Vec<Span>> {
+        self.ensure_open()?;
+        self.store.spans_after(after, limit.max(1)).await
     }
 
     /// Spans and rewards as OTLP/JSON traces (Agent Lightning's attribute conventions).
@@ -1412,8 +1461,8 @@ impl<S: Store> Engine<S> {
         self.import_with(doc, replace, &NoProgress).await
     }
 
-    /// [`Engine::import`], stepping `progress` between its stages (units: stages). It can
-    /// be cancelled until the write starts (nothing is stored then); once the document is
+    /// [`Engine::import`], stepping `progress` as it reads (units: records). It can be
+    /// cancelled until the write starts (nothing is stored then); once the document is
     /// written, the call finishes and reports success.
     pub async fn import_with(
         &self,
@@ -1421,56 +1470,74 @@ impl<S: Store> Engine<S> {
         replace: bool,
         progress: &dyn Progress,
     ) -> Result<ImportReport> {
+        self.import_from(&mut DocumentSource::new(doc), replace, progress)
+            .await
+    }
+
+    /// Imports a document read a part at a time from `source`: each part is checked and
+    /// handed to the store's staging (in its stored form), so an import holds one part in
+    /// memory, not the document. Everything is written in one transaction at the end, and
+    /// only when the whole document is valid: bad input stores nothing. `progress` counts
+    /// the source's units (records or bytes), plus a tenth for the write; the call can be
+    /// cancelled until the write starts.
+    pub async fn import_from(
+        &self,
+        source: &mut impl ImportSource,
+        replace: bool,
+        progress: &dyn Progress,
+    ) -> Result<ImportReport> {
         self.ensure_open()?;
-        progress.step(0, IMPORT_STAGES).await?;
-        validate_document(doc, self.config.max_prompt_chars)?;
-        {
-            // On merge, rewards may refer to spans already stored rather than in the document.
-            let in_doc: std::collections::HashSet<&str> =
-                doc.spans.iter().map(|s| s.span_id.as_str()).collect();
-            let missing: Vec<String> = doc
-                .rewards
-                .iter()
-                .filter(|r| !in_doc.contains(r.span_id.as_str()))
-                .map(|r| r.span_id.clone())
-                .collect();
-            if !missing.is_empty() {
-                let found = if replace {
-                    Vec::new()
-                } else {
-                    self.store.spans_by_id(&missing).await?
-                };
-                let found: std::collections::HashSet<&str> =
-                    found.iter().map(|s| s.span_id.as_str()).collect();
-                if let Some((i, r)) = doc.rewards.iter().enumerate().find(|(_, r)| {
-                    !in_doc.contains(r.span_id.as_str()) && !found.contains(r.span_id.as_str())
-                }) {
-                    return Err(Error::invalid(
-                        format!("rewards[{i}].spanId"),
-                        format!(
-                            "refers to span {}, which is neither in the document nor stored",
-                            r.span_id
-                        ),
-                    ));
+        let mut check = DocumentCheck::new(self.config.max_prompt_chars);
+        let mut staging = <S as Store>::Staging::default();
+        // The write and the retraining count as a tenth more than the reading.
+        let units = |source: &dyn ImportSourcePosition| {
+            let (done, total) = source.position();
+            (done, total + total / 10 + 1)
+        };
+        let (done, total) = units(&*source);
+        progress.step(done, total).await?;
+        while let Some(part) = source.next_part().await? {
+            match part {
+                DocumentPart::Format(format) => check.format(&format)?,
+                DocumentPart::Version(version) => check.version(version)?,
+                DocumentPart::Records(data) => {
+                    check.records(&data)?;
+                    self.store.stage(&mut staging, data)?;
                 }
             }
+            let (done, total) = units(&*source);
+            progress.step(done, total).await?;
         }
-        let data = Dataset {
-            spans: doc.spans.clone(),
-            rewards: doc.rewards.clone(),
-            policies: doc.policies.clone(),
-        };
-        progress.last_chance(1, IMPORT_STAGES).await?;
+        check.finish()?;
+        // On merge, rewards may refer to spans already stored rather than in the document.
+        let missing = check.unresolved();
+        if !missing.is_empty() {
+            let ids: Vec<String> = missing.iter().map(|(_, id)| id.clone()).collect();
+            let found = if replace {
+                Vec::new()
+            } else {
+                self.store.spans_by_id(&ids).await?
+            };
+            let found: std::collections::HashSet<&str> =
+                found.iter().map(|s| s.span_id.as_str()).collect();
+            if let Some((i, id)) = missing.iter().find(|(_, id)| !found.contains(id.as_str())) {
+                return Err(Error::invalid(
+                    format!("rewards[{i}].spanId"),
+                    format!("refers to span {id}, which is neither in the document nor stored"),
+                ));
+            }
+        }
+        let (read, total) = units(&*source);
+        progress.last_chance(read, total).await?;
         self.ensure_open()?;
-        let report = self.store.import(&data, replace).await?;
-        // Stored now: report the remaining stages but no longer let a cancel fail the call.
-        let _ = progress.step(2, IMPORT_STAGES).await;
+        let report = self.store.commit_import(staging, replace).await?;
+        // Stored now: report the remaining steps but no longer let a cancel fail the call.
         self.reload().await?;
-        let _ = progress.step(3, IMPORT_STAGES).await;
         if report.rewards_added > 0 || replace {
             self.train().await?;
         }
-        let _ = progress.step(IMPORT_STAGES, IMPORT_STAGES).await;
+        let (_, total) = units(&*source);
+        let _ = progress.step(total, total).await;
         Ok(report)
     }
 }
@@ -1508,110 +1575,310 @@ fn finite(v: f64, field: impl Fn() -> String) -> Result<()> {
 /// texts, duplicates, and that every reward's span is in the document (or, on merge,
 /// stored — checked by the caller).
 pub fn validate_document(doc: &ExportDocument, max_prompt_chars: usize) -> Result<()> {
-    if doc.format != EXPORT_FORMAT {
-        return Err(Error::invalid(
-            "format",
-            format!(
-                "must be {EXPORT_FORMAT:?}, got {:?}",
-                crate::prompt::category::truncate_for_message(&doc.format)
-            ),
-        ));
-    }
-    if doc.version != EXPORT_VERSION {
-        return Err(Error::new(
-            ErrorCode::VersionError,
-            format!(
-                "version: this build reads documents of version {EXPORT_VERSION}, got {}",
-                doc.version
-            ),
-        )
-        .with_field("version"));
-    }
-    let mut span_ids = std::collections::HashSet::new();
-    for (i, s) in doc.spans.iter().enumerate() {
-        let f = |name: &str| format!("spans[{i}].{name}");
-        validate_id(&s.span_id, SPAN_ID_LEN, &f("spanId"))?;
-        validate_id(&s.task_id, TASK_ID_LEN, &f("taskId"))?;
-        if !span_ids.insert(s.span_id.as_str()) {
-            return Err(Error::new(
-                ErrorCode::Duplicate,
-                format!("{}: span {} appears twice", f("spanId"), s.span_id),
-            )
-            .with_field(f("spanId")));
+    let mut check = DocumentCheck::new(max_prompt_chars);
+    check.format(&doc.format)?;
+    check.version(doc.version)?;
+    check.spans(&doc.spans)?;
+    check.rewards(&doc.rewards)?;
+    check.policies(&doc.policies)?;
+    check.finish()
+}
+
+/// What an [`ImportSource`] reads from an export document, in the document's order.
+#[derive(Debug)]
+pub enum DocumentPart {
+    /// The document's `format`.
+    Format(String),
+    /// The document's `version`.
+    Version(u32),
+    /// The next records (at most about [`IMPORT_CHUNK`]); their indices in the document
+    /// continue from the part before.
+    Records(Dataset),
+}
+
+/// How far an [`ImportSource`] has read: `(done, total)` in its own units.
+pub trait ImportSourcePosition {
+    /// Units read and units in all (records of an object, bytes of a file).
+    fn position(&self) -> (u64, u64);
+}
+
+/// An export document read a part at a time (a JS object, a file, bytes): an import holds
+/// one part in memory, not the whole document.
+#[allow(async_fn_in_trait)]
+pub trait ImportSource: ImportSourcePosition {
+    /// The next part, or `None` after the last; a document that cannot be read is an
+    /// `InvalidInput` error naming the field.
+    async fn next_part(&mut self) -> Result<Option<DocumentPart>>;
+}
+
+/// An [`ImportSource`] over a document already in memory.
+pub struct DocumentSource<'a> {
+    doc: &'a ExportDocument,
+    /// Parts handed on: format, version, then records.
+    header_sent: u8,
+    /// Records handed on (spans, then rewards, then policies).
+    sent: usize,
+}
+
+impl<'a> DocumentSource<'a> {
+    /// Reads `doc` from its start.
+    pub fn new(doc: &'a ExportDocument) -> Self {
+        DocumentSource {
+            doc,
+            header_sent: 0,
+            sent: 0,
         }
-        validate_prompt(&s.original_prompt, &f("originalPrompt"), max_prompt_chars)?;
-        if s.optimized_prompt.chars().count() > max_prompt_chars * 4 {
-            return Err(Error::invalid(f("optimizedPrompt"), "is too long"));
+    }
+
+    fn records(&self) -> usize {
+        self.doc.spans.len() + self.doc.rewards.len() + self.doc.policies.len()
+    }
+}
+
+impl ImportSourcePosition for DocumentSource<'_> {
+    fn position(&self) -> (u64, u64) {
+        (self.sent as u64, self.records() as u64)
+    }
+}
+
+impl ImportSource for DocumentSource<'_> {
+    async fn next_part(&mut self) -> Result<Option<DocumentPart>> {
+        match self.header_sent {
+            0 => {
+                self.header_sent = 1;
+                return Ok(Some(DocumentPart::Format(self.doc.format.clone())));
+            }
+            1 => {
+                self.header_sent = 2;
+                return Ok(Some(DocumentPart::Version(self.doc.version)));
+            }
+            _ => {}
         }
-        validate_quality(s.quality_score, &f("qualityScore"))?;
-        validate_quality(s.original_quality_score, &f("originalQualityScore"))?;
-        finite(s.created_at, || f("createdAt"))?;
-        finite(s.duration_ms, || f("durationMs"))?;
-        if s.name != Span::name_for(s.category) {
+        let (spans, rewards, policies) = (
+            self.doc.spans.len(),
+            self.doc.rewards.len(),
+            self.doc.policies.len(),
+        );
+        let mut data = Dataset::default();
+        let at = self.sent;
+        if at < spans {
+            data.spans = self.doc.spans[at..spans.min(at + IMPORT_CHUNK)].to_vec();
+            self.sent += data.spans.len();
+        } else if at < spans + rewards {
+            let r = at - spans;
+            data.rewards = self.doc.rewards[r..rewards.min(r + IMPORT_CHUNK)].to_vec();
+            self.sent += data.rewards.len();
+        } else if at < spans + rewards + policies {
+            let p = at - spans - rewards;
+            data.policies = self.doc.policies[p..policies.min(p + IMPORT_CHUNK)].to_vec();
+            self.sent += data.policies.len();
+        } else {
+            return Ok(None);
+        }
+        Ok(Some(DocumentPart::Records(data)))
+    }
+}
+
+/// Checks an export document as it is read, record by record: what
+/// [`validate_document`] checks, keeping only the ids (for duplicates and the rewards'
+/// spans), not the records.
+pub struct DocumentCheck {
+    max_prompt_chars: usize,
+    format_seen: bool,
+    version_seen: bool,
+    span_ids: std::collections::HashSet<String>,
+    reward_ids: std::collections::HashSet<String>,
+    versions: std::collections::HashSet<u32>,
+    /// Rewards whose span was not in the document when they were read: index and span id.
+    pending: Vec<(usize, String)>,
+}
+
+impl DocumentCheck {
+    /// A check of a document not read yet.
+    pub fn new(max_prompt_chars: usize) -> Self {
+        DocumentCheck {
+            max_prompt_chars,
+            format_seen: false,
+            version_seen: false,
+            span_ids: Default::default(),
+            reward_ids: Default::default(),
+            versions: Default::default(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// The document's `format`.
+    pub fn format(&mut self, format: &str) -> Result<()> {
+        if format != EXPORT_FORMAT {
             return Err(Error::invalid(
-                f("name"),
-                format!("must be {:?}", Span::name_for(s.category)),
+                "format",
+                format!(
+                    "must be {EXPORT_FORMAT:?}, got {:?}",
+                    crate::prompt::category::truncate_for_message(format)
+                ),
             ));
         }
-        resolve(s.category, Some(&s.model)).map_err(|e| Error::invalid(f("model"), e.message))?;
-        for (j, e) in s.edits.iter().enumerate() {
-            if !(e.propensity > 0.0 && e.propensity <= 1.0) {
-                return Err(Error::invalid(
-                    format!("spans[{i}].edits[{j}].propensity"),
-                    format!("must be in (0, 1], got {}", e.propensity),
-                ));
-            }
+        self.format_seen = true;
+        Ok(())
+    }
+
+    /// The document's `version`.
+    pub fn version(&mut self, version: u32) -> Result<()> {
+        if version != EXPORT_VERSION {
+            return Err(Error::new(
+                ErrorCode::VersionError,
+                format!(
+                    "version: this build reads documents of version {EXPORT_VERSION}, got {version}"
+                ),
+            )
+            .with_field("version"));
         }
-        for (j, d) in s.decisions.iter().enumerate() {
-            if !(d.propensity > 0.0 && d.propensity <= 1.0) {
-                return Err(Error::invalid(
-                    format!("spans[{i}].decisions[{j}].propensity"),
-                    format!("must be in (0, 1], got {}", d.propensity),
-                ));
+        self.version_seen = true;
+        Ok(())
+    }
+
+    /// The next records of any kinds.
+    pub fn records(&mut self, data: &Dataset) -> Result<()> {
+        self.spans(&data.spans)?;
+        self.rewards(&data.rewards)?;
+        self.policies(&data.policies)
+    }
+
+    /// The next spans.
+    pub fn spans(&mut self, spans: &[Span]) -> Result<()> {
+        for s in spans {
+            let i = self.span_ids.len();
+            let f = |name: &str| format!("spans[{i}].{name}");
+            validate_id(&s.span_id, SPAN_ID_LEN, &f("spanId"))?;
+            validate_id(&s.task_id, TASK_ID_LEN, &f("taskId"))?;
+            if self.span_ids.contains(&s.span_id) {
+                return Err(Error::new(
+                    ErrorCode::Duplicate,
+                    format!("{}: span {} appears twice", f("spanId"), s.span_id),
+                )
+                .with_field(f("spanId")));
             }
+            validate_span_fields(s, i, self.max_prompt_chars)?;
+            self.span_ids.insert(s.span_id.clone());
+        }
+        Ok(())
+    }
+
+    /// The next rewards.
+    pub fn rewards(&mut self, rewards: &[Reward]) -> Result<()> {
+        for r in rewards {
+            let i = self.reward_ids.len();
+            let f = |name: &str| format!("rewards[{i}].{name}");
+            validate_id(&r.reward_id, SPAN_ID_LEN, &f("rewardId"))?;
+            validate_id(&r.span_id, SPAN_ID_LEN, &f("spanId"))?;
+            validate_id(&r.task_id, TASK_ID_LEN, &f("taskId"))?;
+            if self.reward_ids.contains(&r.reward_id) {
+                return Err(Error::new(
+                    ErrorCode::Duplicate,
+                    format!("{}: reward {} appears twice", f("rewardId"), r.reward_id),
+                )
+                .with_field(f("rewardId")));
+            }
+            validate_reward(r.value, &f("value"))?;
+            validate_quality(r.quality_score, &f("qualityScore"))?;
+            if let Some(rating) = r.rating {
+                validate_rating(rating, &f("rating"))?;
+            }
+            finite(r.created_at, || f("createdAt"))?;
+            if let Some(t) = &r.feedback_text {
+                if t.chars().count() > MAX_FEEDBACK_CHARS {
+                    return Err(Error::invalid(f("feedbackText"), "is too long"));
+                }
+            }
+            if !self.span_ids.contains(&r.span_id) {
+                self.pending.push((i, r.span_id.clone()));
+            }
+            self.reward_ids.insert(r.reward_id.clone());
+        }
+        Ok(())
+    }
+
+    /// The next policy snapshots.
+    pub fn policies(&mut self, policies: &[PolicySnapshot]) -> Result<()> {
+        for p in policies {
+            let i = self.versions.len();
+            if self.versions.contains(&p.version) {
+                return Err(Error::new(
+                    ErrorCode::Duplicate,
+                    format!("policies[{i}].version: version {} appears twice", p.version),
+                )
+                .with_field(format!("policies[{i}].version")));
+            }
+            finite(p.created_at, || format!("policies[{i}].createdAt"))?;
+            serde_json::from_value::<PolicyState>(p.state.clone()).map_err(|e| {
+                Error::invalid(
+                    format!("policies[{i}].state"),
+                    format!("is not a policy state: {e}"),
+                )
+            })?;
+            self.versions.insert(p.version);
+        }
+        Ok(())
+    }
+
+    /// The end of the document: its format and version were there.
+    pub fn finish(&self) -> Result<()> {
+        if !self.format_seen {
+            return Err(Error::invalid(
+                "format",
+                "is missing: not a lightprompt export",
+            ));
+        }
+        if !self.version_seen {
+            return Err(Error::invalid("version", "is missing"));
+        }
+        Ok(())
+    }
+
+    /// Rewards whose span is not in the document (index, span id): on merge it may be
+    /// stored already.
+    pub fn unresolved(&self) -> Vec<(usize, String)> {
+        self.pending
+            .iter()
+            .filter(|(_, id)| !self.span_ids.contains(id))
+            .cloned()
+            .collect()
+    }
+}
+
+/// A span's numbers, texts, name and model (its ids are checked by the caller).
+fn validate_span_fields(s: &Span, i: usize, max_prompt_chars: usize) -> Result<()> {
+    let f = |name: &str| format!("spans[{i}].{name}");
+    validate_prompt(&s.original_prompt, &f("originalPrompt"), max_prompt_chars)?;
+    if s.optimized_prompt.chars().count() > max_prompt_chars * 4 {
+        return Err(Error::invalid(f("optimizedPrompt"), "is too long"));
+    }
+    validate_quality(s.quality_score, &f("qualityScore"))?;
+    validate_quality(s.original_quality_score, &f("originalQualityScore"))?;
+    finite(s.created_at, || f("createdAt"))?;
+    finite(s.duration_ms, || f("durationMs"))?;
+    if s.name != Span::name_for(s.category) {
+        return Err(Error::invalid(
+            f("name"),
+            format!("must be {:?}", Span::name_for(s.category)),
+        ));
+    }
+    resolve(s.category, Some(&s.model)).map_err(|e| Error::invalid(f("model"), e.message))?;
+    for (j, e) in s.edits.iter().enumerate() {
+        if !(e.propensity > 0.0 && e.propensity <= 1.0) {
+            return Err(Error::invalid(
+                format!("spans[{i}].edits[{j}].propensity"),
+                format!("must be in (0, 1], got {}", e.propensity),
+            ));
         }
     }
-    let mut reward_ids = std::collections::HashSet::new();
-    for (i, r) in doc.rewards.iter().enumerate() {
-        let f = |name: &str| format!("rewards[{i}].{name}");
-        validate_id(&r.reward_id, SPAN_ID_LEN, &f("rewardId"))?;
-        validate_id(&r.span_id, SPAN_ID_LEN, &f("spanId"))?;
-        validate_id(&r.task_id, TASK_ID_LEN, &f("taskId"))?;
-        if !reward_ids.insert(r.reward_id.as_str()) {
-            return Err(Error::new(
-                ErrorCode::Duplicate,
-                format!("{}: reward {} appears twice", f("rewardId"), r.reward_id),
-            )
-            .with_field(f("rewardId")));
+    for (j, d) in s.decisions.iter().enumerate() {
+        if !(d.propensity > 0.0 && d.propensity <= 1.0) {
+            return Err(Error::invalid(
+                format!("spans[{i}].decisions[{j}].propensity"),
+                format!("must be in (0, 1], got {}", d.propensity),
+            ));
         }
-        validate_reward(r.value, &f("value"))?;
-        validate_quality(r.quality_score, &f("qualityScore"))?;
-        if let Some(rating) = r.rating {
-            validate_rating(rating, &f("rating"))?;
-        }
-        finite(r.created_at, || f("createdAt"))?;
-        if let Some(t) = &r.feedback_text {
-            if t.chars().count() > MAX_FEEDBACK_CHARS {
-                return Err(Error::invalid(f("feedbackText"), "is too long"));
-            }
-        }
-    }
-    let mut versions = std::collections::HashSet::new();
-    for (i, p) in doc.policies.iter().enumerate() {
-        if !versions.insert(p.version) {
-            return Err(Error::new(
-                ErrorCode::Duplicate,
-                format!("policies[{i}].version: version {} appears twice", p.version),
-            )
-            .with_field(format!("policies[{i}].version")));
-        }
-        finite(p.created_at, || format!("policies[{i}].createdAt"))?;
-        serde_json::from_value::<PolicyState>(p.state.clone()).map_err(|e| {
-            Error::invalid(
-                format!("policies[{i}].state"),
-                format!("is not a policy state: {e}"),
-            )
-        })?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@
 )]
 
 pub mod agl;
+pub mod document;
 pub mod engine;
 pub mod error;
 pub mod learn;

@@ -4,6 +4,7 @@
 //! (`FUZZ_CASES`); `cargo test` runs a short smoke pass.
 #![cfg(not(target_arch = "wasm32"))]
 
+use lightprompt::document::{DocumentReader, Piece, RecordList};
 use lightprompt::engine::{
     validate_document, Engine, ExportDocument, FeedbackRequest, OptimizeRequest,
 };
@@ -138,6 +139,52 @@ proptest! {
                 Err(_) => {
                     let s = e.training_status().unwrap();
                     prop_assert_eq!((s.total_spans, s.total_rewards), (0, 0));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fuzz_document_reader(edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..6), step in 1usize..5000) {
+        // Any text at any chunk size: no panic. Text that is a JSON object reads without
+        // error into exactly its fields and list elements, whatever the chunk size.
+        let text = mutate(seed_document(), &edits);
+        let mut reader = DocumentReader::new();
+        let mut pieces = Vec::new();
+        let read = text
+            .as_bytes()
+            .chunks(step)
+            .try_for_each(|chunk| reader.feed(chunk, &mut pieces))
+            .and_then(|()| reader.finish(&mut pieces));
+        if let Ok(serde_json::Value::Object(doc)) = serde_json::from_str::<serde_json::Value>(&text) {
+            prop_assert!(read.is_ok(), "{:?}", read);
+            // A repeated key: serde keeps the last value, the reader hands on each, so the
+            // last of each is compared.
+            let mut fields: std::collections::BTreeMap<&str, serde_json::Value> = Default::default();
+            let mut lists: std::collections::BTreeMap<&str, Vec<serde_json::Value>> = Default::default();
+            for piece in &pieces {
+                match piece {
+                    Piece::Field { name, value } => {
+                        fields.insert(name, serde_json::from_slice(value).unwrap());
+                    }
+                    Piece::Record { list, index, text } => {
+                        let items = lists.entry(list.name()).or_default();
+                        if *index == 0 { items.clear(); }
+                        prop_assert_eq!(*index, items.len());
+                        items.push(serde_json::from_slice(text).unwrap());
+                    }
+                }
+            }
+            for (name, value) in &fields {
+                if !["spans", "rewards", "policies"].contains(name) {
+                    prop_assert_eq!(Some(value), doc.get(*name));
+                }
+            }
+            for list in [RecordList::Spans, RecordList::Rewards, RecordList::Policies] {
+                if let Some(serde_json::Value::Array(items)) = doc.get(list.name()) {
+                    if !items.is_empty() {
+                        prop_assert_eq!(lists.get(list.name()), Some(items));
+                    }
                 }
             }
         }

@@ -1045,8 +1045,9 @@ function reuse(span) {
 
 // ---------------------------------------------------------------- your data
 
-function download(name, text, type = "application/json") {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+/** Saves `content` (text, or a Blob the worker made) as a file named `name`. */
+function download(name, content, type = "application/json") {
+  const url = URL.createObjectURL(new Blob([content], { type }));
   const link = h("a", { href: url, download: name, class: "visually-hidden" });
   document.body.append(link);
   link.click();
@@ -1072,8 +1073,8 @@ function dataError(prefix, error) {
 
 async function exportData() {
   try {
-    const text = await busy($("data-section"), "Exporting…", () => engine.call("exportJson"), [$("export-btn")]);
-    download(`lightprompt-${stamp()}.json`, text);
+    const file = await busy($("data-section"), "Exporting…", () => engine.call("exportFile"), [$("export-btn")]);
+    download(`lightprompt-${stamp()}.json`, file);
     dataOk("Exported your data as JSON.");
   } catch (error) {
     dataError("Export failed —", error);
@@ -1145,8 +1146,8 @@ async function importFile(file) {
   if (!file) return;
   const replace = $("import-replace").checked;
   try {
-    const text = await file.text();
-    const report = await busyWithProgress($("data-section"), `Importing ${file.name}…`, "importData", [text, { replace }]);
+    // The File itself goes to the worker, which reads it a piece at a time.
+    const report = await busyWithProgress($("data-section"), `Importing ${file.name}…`, "importData", [file, { replace }]);
     dataOk(
       `Imported ${file.name}: ${report.spansAdded} optimizations added (${report.spansSkipped} already there), ` +
         `${report.rewardsAdded} rewards added (${report.rewardsSkipped} already there), ${report.policiesAdded} policies.`,

@@ -55,8 +55,9 @@ const methods = {
     engine.sendToAgentLightning({ storeUrl, onProgress: (progress) => self.postMessage({ event: "agl-progress", progress }) }),
   clear: () => engine.clear(),
   calculateReward: (signals) => calculateReward(signals),
-  /** Export as JSON text, so the page gets one string instead of a large object graph. */
-  exportJson: async () => JSON.stringify(await engine.exportData(), null, 2),
+  /** The export as a file: streamed a page of spans at a time into a Blob (which the
+   * browser keeps on disk when large), so no history is too long to export. */
+  exportFile: () => new Response(engine.exportStream()).blob(),
   exportOtlpJson: async () => JSON.stringify(await engine.exportOtlp(), null, 2),
   /** One page of history joined with each span's latest reward; asks for one more span to know whether a next page exists. */
   history: async ({ category, limit = 10, offset = 0 } = {}) => {

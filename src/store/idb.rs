@@ -19,7 +19,9 @@
 //! small `db` module below keeps rexie's shape over `idb`.
 
 use super::record::{StoredSpan, StoredTrainingSpan};
-use super::{newest_first, Dataset, ImportReport, PolicySnapshot, Query, StorageKind, Store};
+use super::{
+    newest_first, Dataset, ImportReport, PolicySnapshot, Query, SpanCursor, StorageKind, Store,
+};
 use crate::error::{Error, ErrorCode, Result};
 use crate::prompt::Category;
 use crate::span::{LearningRecord, Reward, Span, TrainingSpan};
@@ -563,6 +565,46 @@ impl Store for IdbStore {
         self.read_all(SPANS, Some("createdAt"), None, "span").await
     }
 
+    async fn spans_after(&self, after: Option<&SpanCursor>, limit: usize) -> Result<Vec<Span>> {
+        let what = "span";
+        let count = u32::try_from(limit).unwrap_or(u32::MAX);
+        let tx = self.tx(&[SPANS], TransactionMode::ReadOnly)?;
+        let s = tx.store(SPANS).map_err(|e| map_error(e, what))?;
+        let idx = s.index("createdAt").map_err(|e| map_error(e, what))?;
+        let Some(after) = after else {
+            let values = idx
+                .get_all(None, Some(count))
+                .await
+                .map_err(|e| map_error(e, what))?;
+            return values.into_iter().map(Span::from_stored).collect();
+        };
+        let at = JsValue::from_f64(after.created_at);
+        // Spans sharing the cursor's time come first, in id order, and those up to the
+        // cursor's id were returned already: counting the tie bounds the read.
+        let ties = idx
+            .count(Some(range(KeyRange::only(&at))?))
+            .await
+            .map_err(|e| map_error(e, what))?;
+        let values = idx
+            .get_all(
+                Some(range(KeyRange::lower_bound(&at, Some(false)))?),
+                Some(count.saturating_add(ties)),
+            )
+            .await
+            .map_err(|e| map_error(e, what))?;
+        let mut out = Vec::with_capacity(limit.min(values.len()));
+        for v in values {
+            if out.len() == limit {
+                break;
+            }
+            let span = Span::from_stored(v)?;
+            if span.created_at > after.created_at || span.span_id > after.span_id {
+                out.push(span);
+            }
+        }
+        Ok(out)
+    }
+
     async fn all_rewards(&self) -> Result<Vec<Reward>> {
         self.read_all(REWARDS, Some("createdAt"), None, "reward")
             .await
@@ -669,18 +711,28 @@ impl Store for IdbStore {
         finish(tx, "writing a setting").await
     }
 
-    async fn import(&self, data: &Dataset, replace: bool) -> Result<ImportReport> {
-        let spans = data
-            .spans
-            .iter()
-            .map(span_to_js)
-            .collect::<Result<Vec<_>>>()?;
-        let rewards = data.rewards.iter().map(to_js).collect::<Result<Vec<_>>>()?;
-        let policies = data
-            .policies
-            .iter()
-            .map(to_js)
-            .collect::<Result<Vec<_>>>()?;
+    type Staging = IdbStaging;
+
+    fn stage(&self, staging: &mut IdbStaging, chunk: Dataset) -> Result<()> {
+        for span in &chunk.spans {
+            staging
+                .spans
+                .push((span.span_id.clone(), span_to_js(span)?));
+        }
+        for reward in &chunk.rewards {
+            staging.rewards.push((
+                reward.reward_id.clone(),
+                reward.span_id.clone(),
+                to_js(reward)?,
+            ));
+        }
+        for policy in &chunk.policies {
+            staging.policies.push((policy.version, to_js(policy)?));
+        }
+        Ok(())
+    }
+
+    async fn commit_import(&self, staging: IdbStaging, replace: bool) -> Result<ImportReport> {
         let tx = self.tx(&[SPANS, REWARDS, POLICY], TransactionMode::ReadWrite)?;
         let doing = "importing";
         let s_store = tx.store(SPANS).map_err(|e| map_error(e, doing))?;
@@ -718,9 +770,9 @@ impl Store for IdbStore {
             let mut span_ids: std::collections::HashSet<&str> =
                 existing_spans.iter().map(String::as_str).collect();
             let mut new_spans = Vec::new();
-            for (s, v) in data.spans.iter().zip(spans) {
-                if span_ids.insert(s.span_id.as_str()) {
-                    new_spans.push((v, None));
+            for (id, v) in &staging.spans {
+                if span_ids.insert(id.as_str()) {
+                    new_spans.push((v.clone(), None));
                     report.spans_added += 1;
                 } else {
                     report.spans_skipped += 1;
@@ -729,27 +781,24 @@ impl Store for IdbStore {
             let mut new_rewards = Vec::new();
             let mut reward_ids: std::collections::HashSet<&str> =
                 existing_rewards.iter().map(String::as_str).collect();
-            for (r, v) in data.rewards.iter().zip(rewards) {
-                if !span_ids.contains(r.span_id.as_str()) {
+            for (reward_id, span_id, v) in &staging.rewards {
+                if !span_ids.contains(span_id.as_str()) {
                     return Err(Error::not_found(
                         "rewards",
-                        format!(
-                            "reward {} refers to missing span {}",
-                            r.reward_id, r.span_id
-                        ),
+                        format!("reward {reward_id} refers to missing span {span_id}"),
                     ));
                 }
-                if reward_ids.insert(r.reward_id.as_str()) {
-                    new_rewards.push((v, None));
+                if reward_ids.insert(reward_id.as_str()) {
+                    new_rewards.push((v.clone(), None));
                     report.rewards_added += 1;
                 } else {
                     report.rewards_skipped += 1;
                 }
             }
             let mut new_policies = Vec::new();
-            for (p, v) in data.policies.iter().zip(policies) {
-                if !existing_policies.contains(&p.version) {
-                    new_policies.push((v, None));
+            for (version, v) in &staging.policies {
+                if !existing_policies.contains(version) {
+                    new_policies.push((v.clone(), None));
                     report.policies_added += 1;
                 }
             }
@@ -843,6 +892,18 @@ fn notify_version_change() {
             }
         }
     }
+}
+
+/// An import staged for IndexedDB: each record already in its stored form (held by the JS
+/// engine, not in wasm memory) with the ids the commit checks.
+#[derive(Default)]
+pub struct IdbStaging {
+    /// Span id and stored record.
+    spans: Vec<(String, JsValue)>,
+    /// Reward id, its span's id, and the stored record.
+    rewards: Vec<(String, String, JsValue)>,
+    /// Policy version and stored record.
+    policies: Vec<(u32, JsValue)>,
 }
 
 /// Rexie's shape over `idb`, keeping the transaction reachable for its abort cause.

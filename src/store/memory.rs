@@ -1,6 +1,8 @@
 //! An in-memory [`Store`]: for Node, private browsing modes without IndexedDB, and tests.
 
-use super::{newest_first, Dataset, ImportReport, PolicySnapshot, Query, StorageKind, Store};
+use super::{
+    newest_first, Dataset, ImportReport, PolicySnapshot, Query, SpanCursor, StorageKind, Store,
+};
 use crate::error::{Error, ErrorCode, Result};
 use crate::prompt::Category;
 use crate::span::{Reward, Span};
@@ -125,6 +127,24 @@ impl Store for MemoryStore {
         Ok(all)
     }
 
+    async fn spans_after(&self, after: Option<&SpanCursor>, limit: usize) -> Result<Vec<Span>> {
+        let t = self.tables.borrow();
+        let oldest_first = |a: &&Span, b: &&Span| {
+            newest_first((b.created_at, &b.span_id), (a.created_at, &a.span_id))
+        };
+        let mut found: Vec<&Span> = t
+            .spans
+            .values()
+            .filter(|s| {
+                after.is_none_or(|c| {
+                    (s.created_at, s.span_id.as_str()) > (c.created_at, c.span_id.as_str())
+                })
+            })
+            .collect();
+        found.sort_by(oldest_first);
+        Ok(found.into_iter().take(limit).cloned().collect())
+    }
+
     async fn all_rewards(&self) -> Result<Vec<Reward>> {
         self.rewards_since(f64::NEG_INFINITY).await
     }
@@ -183,7 +203,16 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn import(&self, data: &Dataset, replace: bool) -> Result<ImportReport> {
+    type Staging = Dataset;
+
+    fn stage(&self, staging: &mut Dataset, chunk: Dataset) -> Result<()> {
+        staging.spans.extend(chunk.spans);
+        staging.rewards.extend(chunk.rewards);
+        staging.policies.extend(chunk.policies);
+        Ok(())
+    }
+
+    async fn commit_import(&self, data: Dataset, replace: bool) -> Result<ImportReport> {
         let mut t = self.tables.borrow_mut();
         // Build the new state aside and swap it in: all or nothing.
         let mut next = Tables {
@@ -196,15 +225,15 @@ impl Store for MemoryStore {
             next.policies = t.policies.clone();
         }
         let mut report = ImportReport::default();
-        for span in &data.spans {
+        for span in data.spans {
             if next.spans.contains_key(&span.span_id) {
                 report.spans_skipped += 1;
             } else {
-                next.spans.insert(span.span_id.clone(), span.clone());
+                next.spans.insert(span.span_id.clone(), span);
                 report.spans_added += 1;
             }
         }
-        for reward in &data.rewards {
+        for reward in data.rewards {
             if !next.spans.contains_key(&reward.span_id) {
                 return Err(Error::not_found(
                     "rewards",
@@ -217,16 +246,15 @@ impl Store for MemoryStore {
             if next.rewards.contains_key(&reward.reward_id) {
                 report.rewards_skipped += 1;
             } else {
-                next.rewards
-                    .insert(reward.reward_id.clone(), reward.clone());
+                next.rewards.insert(reward.reward_id.clone(), reward);
                 report.rewards_added += 1;
             }
         }
-        for policy in &data.policies {
+        for policy in data.policies {
             if let std::collections::btree_map::Entry::Vacant(slot) =
                 next.policies.entry(policy.version)
             {
-                slot.insert(policy.clone());
+                slot.insert(policy);
                 report.policies_added += 1;
             }
         }

@@ -145,6 +145,11 @@ pub trait Store {
     /// Every span, oldest first.
     async fn all_spans(&self) -> Result<Vec<Span>>;
 
+    /// Up to `limit` spans, oldest first (`createdAt`, then id), starting after `after`
+    /// (from the first when `None`): all of them a page at a time, for exports that must
+    /// not hold the whole history at once.
+    async fn spans_after(&self, after: Option<&SpanCursor>, limit: usize) -> Result<Vec<Span>>;
+
     /// Every reward, oldest first.
     async fn all_rewards(&self) -> Result<Vec<Reward>>;
 
@@ -172,12 +177,48 @@ pub trait Store {
     /// Stores a setting.
     async fn put_meta(&self, key: &str, value: &serde_json::Value) -> Result<()>;
 
-    /// Writes a dataset in one transaction. With `replace`, everything stored before is
-    /// removed first; otherwise records whose id is already stored are kept as they are.
-    async fn import(&self, data: &Dataset, replace: bool) -> Result<ImportReport>;
+    /// An import being put together: [`Store::stage`] takes it a chunk at a time, in the
+    /// store's own form, and nothing is visible until [`Store::commit_import`].
+    type Staging: Default;
+
+    /// Adds a chunk of records to an import (converted to the store's form now, so that
+    /// the caller need not keep them).
+    fn stage(&self, staging: &mut Self::Staging, chunk: Dataset) -> Result<()>;
+
+    /// Writes a staged import in one transaction. With `replace`, everything stored before
+    /// is removed first; otherwise records whose id is already stored are kept as they
+    /// are. A reward whose span is neither staged nor kept is `NotFound`, and nothing is
+    /// written.
+    async fn commit_import(&self, staging: Self::Staging, replace: bool) -> Result<ImportReport>;
+
+    /// Writes a dataset in one transaction: [`Store::stage`] then [`Store::commit_import`].
+    async fn import(&self, data: &Dataset, replace: bool) -> Result<ImportReport> {
+        let mut staging = Self::Staging::default();
+        self.stage(&mut staging, data.clone())?;
+        self.commit_import(staging, replace).await
+    }
 
     /// Removes every span, reward and policy snapshot (settings stay).
     async fn clear(&self) -> Result<()>;
+}
+
+/// Where a page of [`Store::spans_after`] ended: the last span's `createdAt` and id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanCursor {
+    /// `createdAt` of the last span returned.
+    pub created_at: f64,
+    /// Its id.
+    pub span_id: String,
+}
+
+impl SpanCursor {
+    /// The cursor after `span`.
+    pub fn after(span: &Span) -> SpanCursor {
+        SpanCursor {
+            created_at: span.created_at,
+            span_id: span.span_id.clone(),
+        }
+    }
 }
 
 /// Orders records newest first: `createdAt` descending, then id descending.
@@ -214,6 +255,9 @@ impl<S: Store> Store for std::rc::Rc<S> {
     async fn all_rewards(&self) -> Result<Vec<Reward>> {
         (**self).all_rewards().await
     }
+    async fn spans_after(&self, after: Option<&SpanCursor>, limit: usize) -> Result<Vec<Span>> {
+        (**self).spans_after(after, limit).await
+    }
     async fn training_spans_by_id(&self, span_ids: &[String]) -> Result<Vec<TrainingSpan>> {
         (**self).training_spans_by_id(span_ids).await
     }
@@ -241,8 +285,12 @@ impl<S: Store> Store for std::rc::Rc<S> {
     async fn put_meta(&self, key: &str, value: &serde_json::Value) -> Result<()> {
         (**self).put_meta(key, value).await
     }
-    async fn import(&self, data: &Dataset, replace: bool) -> Result<ImportReport> {
-        (**self).import(data, replace).await
+    type Staging = S::Staging;
+    fn stage(&self, staging: &mut Self::Staging, chunk: Dataset) -> Result<()> {
+        (**self).stage(staging, chunk)
+    }
+    async fn commit_import(&self, staging: Self::Staging, replace: bool) -> Result<ImportReport> {
+        (**self).commit_import(staging, replace).await
     }
     async fn clear(&self) -> Result<()> {
         (**self).clear().await

@@ -6,18 +6,20 @@
 //! JS object outlives the call: concurrent calls from JS interleave safely.
 
 mod agl;
+mod import;
 mod progress;
 mod store;
 mod tabs;
 mod types;
 
 use crate::engine::{
-    Engine, EngineConfig, ExportDocument, FeedbackRequest, NoProgress, OptimizeRequest, Progress,
-    QueryRequest, RewardFn,
+    Engine, EngineConfig, ExportStart, FeedbackRequest, NoProgress, OptimizeRequest, Progress,
+    QueryRequest, RewardFn, EXPORT_FORMAT, EXPORT_PAGE, EXPORT_VERSION,
 };
 use crate::error::{Error, ErrorCode, Result};
 use crate::reward::{calculate_reward, FeedbackSignals};
-use js_sys::{Function, JsString, Promise, Reflect};
+use crate::store::SpanCursor;
+use js_sys::{Array, Function, JsString, Promise, Reflect};
 use progress::Control;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -256,6 +258,30 @@ fn from_js<T: DeserializeOwned>(value: JsValue, prefix: &str, whole: &str) -> Re
         };
         Error::invalid(field, sentence)
     })
+}
+
+/// An export document's first fields: `format`, `version`, `exportedAt`.
+fn export_head(start: &ExportStart) -> Result<js_sys::Object> {
+    let head = js_sys::Object::new();
+    set(&head, "format", &EXPORT_FORMAT.into())?;
+    set(&head, "version", &EXPORT_VERSION.into())?;
+    set(&head, "exportedAt", &start.exported_at.into())?;
+    Ok(head)
+}
+
+/// Sets `target[name]`.
+fn set(target: &js_sys::Object, name: &str, value: &JsValue) -> Result<()> {
+    Reflect::set(target, &name.into(), value)
+        .map(|_| ())
+        .map_err(|_| Error::internal(format!("could not set {name}")))
+}
+
+/// Whether `value` is a `Blob` (a `File` is one): what has `stream()` and a `size`, so
+/// that one from another realm (a worker's message) counts too.
+fn is_blob(value: &JsValue) -> bool {
+    value.is_object()
+        && Reflect::get(value, &"stream".into()).is_ok_and(|s| s.is_function())
+        && Reflect::get(value, &"size".into()).is_ok_and(|s| s.as_f64().is_some())
 }
 
 /// Rejects an argument that is not a plain object (`optimize(["a fox"])`), naming it `whole`.
@@ -645,16 +671,89 @@ impl LightPrompt {
     #[wasm_bindgen(js_name = exportData, unchecked_return_type = "Promise<ExportDocument>")]
     pub fn export_data(&self) -> Promise {
         let engine = self.engine.clone();
-        promise(async move { to_js(&engine.export().await?) })
+        promise(async move {
+            // Built a page of spans at a time: wasm holds one page, never the history.
+            let start = engine.export_start().await?;
+            let doc = export_head(&start)?;
+            let spans = Array::new();
+            let mut after = None;
+            loop {
+                let page = engine.export_spans(after.as_ref(), EXPORT_PAGE).await?;
+                for span in &page {
+                    spans.push(&to_js(span)?);
+                }
+                if page.len() < EXPORT_PAGE {
+                    break;
+                }
+                after = page.last().map(SpanCursor::after);
+            }
+            set(&doc, "spans", &spans)?;
+            set(&doc, "rewards", &to_js(&start.rewards)?)?;
+            set(&doc, "policies", &to_js(&start.policies)?)?;
+            Ok(doc.into())
+        })
     }
 
-    /// Imports a document (object or JSON text): validated first, written in one
-    /// transaction; `{ replace: true }` drops what was stored before. `onProgress(done,
-    /// total)` counts stages; an aborted `signal` before the write stores nothing.
+    /// The start of `exportStream()` (in the JS entry): the document's header fields, its
+    /// rewards and policies, and its time.
+    #[wasm_bindgen(js_name = _exportStart, skip_typescript)]
+    pub fn export_stream_start(&self) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move {
+            let start = engine.export_start().await?;
+            let head = export_head(&start)?;
+            set(&head, "rewards", &to_js(&start.rewards)?)?;
+            set(&head, "policies", &to_js(&start.policies)?)?;
+            Ok(head.into())
+        })
+    }
+
+    /// A page of `exportStream()`'s spans after `after` (`{ createdAt, spanId }` of the last
+    /// one, or null): `{ spans, after }`, `after` null on the last page.
+    #[wasm_bindgen(js_name = _exportSpans, skip_typescript)]
+    pub fn export_stream_spans(&self, after: JsValue) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move {
+            let cursor = if after.is_null() || after.is_undefined() {
+                None
+            } else {
+                Some(SpanCursor {
+                    created_at: Reflect::get(&after, &"createdAt".into())
+                        .unwrap_or_default()
+                        .as_f64()
+                        .ok_or_else(|| Error::invalid("after.createdAt", "expected a number"))?,
+                    span_id: Reflect::get(&after, &"spanId".into())
+                        .unwrap_or_default()
+                        .as_string()
+                        .ok_or_else(|| Error::invalid("after.spanId", "expected a string"))?,
+                })
+            };
+            let page = engine.export_spans(cursor.as_ref(), EXPORT_PAGE).await?;
+            let out = js_sys::Object::new();
+            let next = match page.last() {
+                Some(last) if page.len() == EXPORT_PAGE => {
+                    let next = js_sys::Object::new();
+                    set(&next, "createdAt", &last.created_at.into())?;
+                    set(&next, "spanId", &last.span_id.as_str().into())?;
+                    next.into()
+                }
+                _ => JsValue::NULL,
+            };
+            set(&out, "spans", &to_js(&page)?)?;
+            set(&out, "after", &next)?;
+            Ok(out.into())
+        })
+    }
+
+    /// Imports a document: an object, its JSON text, or a `Blob`/`File` of the text, read
+    /// a chunk of records at a time (wasm never holds the whole document). Everything is
+    /// checked before the one transaction that writes it; `{ replace: true }` drops what was
+    /// stored before. `onProgress(done, total)` counts records or bytes read; an aborted
+    /// `signal` before the write stores nothing.
     #[wasm_bindgen(js_name = importData, unchecked_return_type = "Promise<ImportReport>")]
     pub fn import_data(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "ExportDocument | string")] document: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ExportDocument | string | Blob")] document: JsValue,
         #[wasm_bindgen(unchecked_param_type = "ImportOptions")] options: Option<JsValue>,
     ) -> Promise {
         let engine = self.engine.clone();
@@ -668,26 +767,30 @@ impl LightPrompt {
                     .ok_or_else(|| Error::invalid("options.replace", "expected a boolean"))?,
                 Err(_) => false,
             };
-            let doc: ExportDocument = match document.as_string() {
-                Some(text) => serde_json::from_str(&text).map_err(|e| {
-                    Error::invalid("document", format!("is not a lightprompt export: {e}"))
-                })?,
-                None if document.is_object() => from_js(document, "", "document")?,
-                None => {
-                    return Err(Error::invalid(
-                        "document",
-                        "must be an export document or its JSON text",
-                    ))
-                }
+            let report = if let Some(text) = document.dyn_ref::<JsString>() {
+                let mut source = import::TextSource::string(text.clone());
+                engine
+                    .import_from(&mut source, replace, as_progress(&control))
+                    .await?
+            } else if is_blob(&document) {
+                let mut source = import::TextSource::blob(&document)?;
+                engine
+                    .import_from(&mut source, replace, as_progress(&control))
+                    .await?
+            } else if document.is_object() && !Array::is_array(&document) {
+                let mut source = import::ObjectSource::new(document)?;
+                engine
+                    .import_from(&mut source, replace, as_progress(&control))
+                    .await?
+            } else {
+                return Err(Error::invalid(
+                    "document",
+                    "must be an export document, its JSON text, or a Blob or File of it",
+                ));
             };
-            to_js(
-                &engine
-                    .import_with(&doc, replace, as_progress(&control))
-                    .await?,
-            )
+            to_js(&report)
         })
     }
-
     /// Spans and rewards as OTLP traces with Agent Lightning's attributes: OTLP/JSON, or
     /// with `{ encoding: "protobuf" }` the protobuf bytes `/v1/traces` takes.
     #[wasm_bindgen(js_name = exportOtlp, unchecked_return_type = "Promise<OtlpDocument | Uint8Array>")]

@@ -3,8 +3,10 @@
 use crate::error::{ErrorCode, Result};
 use crate::prompt::Category;
 use crate::span::{Reward, Span, TrainingSpan};
-use crate::store::idb::IdbStore;
-use crate::store::{Dataset, ImportReport, MemoryStore, PolicySnapshot, Query, StorageKind, Store};
+use crate::store::idb::{IdbStaging, IdbStore};
+use crate::store::{
+    Dataset, ImportReport, MemoryStore, PolicySnapshot, Query, SpanCursor, StorageKind, Store,
+};
 use wasm_bindgen::JsValue;
 
 /// IndexedDB or memory.
@@ -13,6 +15,13 @@ pub enum AnyStore {
     Idb(IdbStore),
     /// Gone with the page.
     Memory(MemoryStore),
+}
+
+/// An import staged for whichever store this is (the other part stays empty).
+#[derive(Default)]
+pub struct AnyStaging {
+    idb: IdbStaging,
+    memory: Dataset,
 }
 
 /// Whether this global scope has `indexedDB`.
@@ -87,6 +96,9 @@ impl Store for AnyStore {
     async fn all_rewards(&self) -> Result<Vec<Reward>> {
         both!(self, s => s.all_rewards().await)
     }
+    async fn spans_after(&self, after: Option<&SpanCursor>, limit: usize) -> Result<Vec<Span>> {
+        both!(self, s => s.spans_after(after, limit).await)
+    }
     async fn training_spans_by_id(&self, span_ids: &[String]) -> Result<Vec<TrainingSpan>> {
         both!(self, s => s.training_spans_by_id(span_ids).await)
     }
@@ -114,8 +126,18 @@ impl Store for AnyStore {
     async fn put_meta(&self, key: &str, value: &serde_json::Value) -> Result<()> {
         both!(self, s => s.put_meta(key, value).await)
     }
-    async fn import(&self, data: &Dataset, replace: bool) -> Result<ImportReport> {
-        both!(self, s => s.import(data, replace).await)
+    type Staging = AnyStaging;
+    fn stage(&self, staging: &mut AnyStaging, chunk: Dataset) -> Result<()> {
+        match self {
+            AnyStore::Idb(s) => s.stage(&mut staging.idb, chunk),
+            AnyStore::Memory(s) => s.stage(&mut staging.memory, chunk),
+        }
+    }
+    async fn commit_import(&self, staging: AnyStaging, replace: bool) -> Result<ImportReport> {
+        match self {
+            AnyStore::Idb(s) => s.commit_import(staging.idb, replace).await,
+            AnyStore::Memory(s) => s.commit_import(staging.memory, replace).await,
+        }
     }
     async fn clear(&self) -> Result<()> {
         both!(self, s => s.clear().await)

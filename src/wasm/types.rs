@@ -69,8 +69,9 @@ export interface AbortSignalLike {
 export interface ProgressOptions {
   /** Called with `(0, total)` first, then as work is done (about once per frame for a
    * batch, once per stage otherwise) and `(total, total)` last. For `optimizeBatch` the
-   * units are requests; for `train`, `evaluate` and `importData`, stages. A throw stops the
-   * call with code "Callback". */
+   * units are requests; for `train` and `evaluate`, stages; for `importData`, the records of
+   * a document object or the bytes of a file (UTF-16 units of a string), plus a tenth for the
+   * write. A throw stops the call with code "Callback". */
   onProgress?: (done: number, total: number) => void;
   /** Cancels the call: it rejects with code "Aborted" and stores nothing. */
   signal?: AbortSignalLike;

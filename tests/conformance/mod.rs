@@ -7,7 +7,7 @@
 use lightprompt::prompt::optimize::{AppliedEdit, Decision};
 use lightprompt::prompt::{Category, Facet};
 use lightprompt::span::{Reward, RewardSource, Span, TrainingSpan};
-use lightprompt::store::{Dataset, PolicySnapshot, Query, Store};
+use lightprompt::store::{Dataset, PolicySnapshot, Query, SpanCursor, Store};
 use lightprompt::ErrorCode;
 
 /// Calls `$m!(case)` for every case of the suite.
@@ -29,6 +29,8 @@ macro_rules! for_each_conformance_case {
         $m!(import_merge_keeps_existing_records);
         $m!(import_replace_drops_old_records);
         $m!(failed_import_changes_nothing);
+        $m!(import_staged_in_chunks_commits_once);
+        $m!(spans_after_pages_through_every_span_once);
         $m!(clear_removes_records_but_keeps_settings);
         $m!(large_batch_in_one_write);
         $m!(any_text_round_trips);
@@ -528,6 +530,75 @@ pub async fn failed_import_changes_nothing<S: Store>(store: S) {
         assert_eq!(ids(&store.all_spans().await.unwrap()), vec![sid(70)]);
         assert!(store.all_policies().await.unwrap().is_empty());
     }
+}
+
+pub async fn import_staged_in_chunks_commits_once<S: Store>(store: S) {
+    store
+        .add_spans(&[span(3, Category::Image, 3.0)])
+        .await
+        .unwrap();
+    let data = dataset(0, 9);
+    let stage_all = |data: &Dataset| {
+        let mut staging = S::Staging::default();
+        // Spans in chunks of 4, then the rewards whose spans came in earlier chunks.
+        for chunk in data.spans.chunks(4) {
+            let part = Dataset {
+                spans: chunk.to_vec(),
+                ..Dataset::default()
+            };
+            store.stage(&mut staging, part).unwrap();
+        }
+        let rest = Dataset {
+            spans: Vec::new(),
+            ..data.clone()
+        };
+        store.stage(&mut staging, rest).unwrap();
+        staging
+    };
+    // Staged records are invisible until the commit, and a failed commit writes none.
+    let mut bad = data.clone();
+    bad.rewards.push(reward(99, 4242, Category::Text, 0.5, 1.0));
+    let staging = stage_all(&bad);
+    assert_eq!(counts(&store).await, (1, 0));
+    assert!(store.commit_import(staging, false).await.is_err());
+    assert_eq!(counts(&store).await, (1, 0));
+    let report = store.commit_import(stage_all(&data), false).await.unwrap();
+    assert_eq!((report.spans_added, report.spans_skipped), (8, 1));
+    assert_eq!(report.rewards_added, 9);
+    assert_eq!(counts(&store).await, (9, 9));
+    let report = store.commit_import(stage_all(&data), true).await.unwrap();
+    assert_eq!((report.spans_added, report.rewards_added), (9, 9));
+    assert_eq!(store.all_spans().await.unwrap(), data.spans);
+}
+
+pub async fn spans_after_pages_through_every_span_once<S: Store>(store: S) {
+    // Several spans share each time, so a page can end inside a tie.
+    let spans: Vec<Span> = (0..23u64)
+        .map(|n| span(100 - n, Category::ALL[(n % 3) as usize], (n / 5) as f64))
+        .collect();
+    store.add_spans(&spans).await.unwrap();
+    let all = store.all_spans().await.unwrap();
+    for limit in [1, 2, 4, 5, 7, 23, 50] {
+        let mut got = Vec::new();
+        let mut after: Option<SpanCursor> = None;
+        loop {
+            let page = store.spans_after(after.as_ref(), limit).await.unwrap();
+            assert!(page.len() <= limit);
+            let last = page.len() < limit;
+            after = page.last().map(SpanCursor::after).or(after);
+            got.extend(page);
+            if last {
+                break;
+            }
+        }
+        assert_eq!(ids(&got), ids(&all), "limit {limit}");
+        assert_eq!(got, all);
+    }
+    let tail = store
+        .spans_after(Some(&SpanCursor::after(&all[20])), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&tail), ids(&all[21..]));
 }
 
 pub async fn clear_removes_records_but_keeps_settings<S: Store>(store: S) {

@@ -1,7 +1,10 @@
 // Loads the web package and exposes it to the Playwright tests.
 import init, * as lib from "./pkg/lightprompt.js";
 import { runMatrix } from "./bad-inputs.mjs";
+// wasm-bindgen's init hands back the instance already loaded: its memory, for the bounds.
+import glueInit from "./pkg/glue_web.js";
 window.lib = lib;
+window.wasmMemoryBytes = async () => (await glueInit()).memory.buffer.byteLength;
 window.runMatrix = runMatrix;
 window.ready = init().then(() => true);
 

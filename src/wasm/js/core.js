@@ -93,6 +93,46 @@ export function bind(glue, load) {
     }
   }
 
+  // The export as JSON text, a page of spans at a time: the same document as
+  // `JSON.stringify(await exportData())`, but neither wasm nor JS ever holds all of it.
+  // `new Response(lp.exportStream()).blob()` gives a file (large Blobs live on disk).
+  Object.defineProperty(LightPrompt.prototype, "exportStream", {
+    value: function exportStream() {
+      const lp = this;
+      const encoder = new TextEncoder();
+      let start = null; // the header, rewards and policies, read first
+      let cursor = null; // after the last span written
+      let spansLeft = true;
+      let first = true;
+      return new ReadableStream({
+        // Every pull enqueues something: a pull that enqueues nothing is not called again.
+        async pull(controller) {
+          if (start === null) {
+            start = await lp._exportStart();
+            const head = { format: start.format, version: start.version, exportedAt: start.exportedAt };
+            controller.enqueue(encoder.encode(JSON.stringify(head).slice(0, -1) + ',"spans":['));
+            return;
+          }
+          if (spansLeft) {
+            const page = await lp._exportSpans(cursor);
+            cursor = page.after;
+            spansLeft = cursor !== null;
+            if (page.spans.length > 0) {
+              const text = page.spans.map((span) => JSON.stringify(span)).join(",");
+              controller.enqueue(encoder.encode(first ? text : "," + text));
+              first = false;
+              return;
+            }
+          }
+          controller.enqueue(encoder.encode(`],"rewards":${JSON.stringify(start.rewards)},"policies":${JSON.stringify(start.policies)}}`));
+          controller.close();
+        },
+      }, { highWaterMark: 1 });
+    },
+    writable: true,
+    configurable: true,
+  });
+
   return {
     init,
     LightPrompt,

@@ -26,3 +26,13 @@ export declare class LightPromptError extends Error {
 
 /** True for a lightprompt error, also one from another copy of the package. */
 export declare function isLightPromptError(value: unknown): value is LightPromptError;
+
+export interface LightPrompt {
+  /**
+   * The export as JSON text (the document `exportData()` returns), read a page of spans at
+   * a time so that neither wasm nor JS holds the whole history: for files of any size.
+   * `await new Response(lp.exportStream()).blob()` makes a file; `importData(file)` reads
+   * it back. Rewards and policies are read first; a span stored meanwhile may be left out.
+   */
+  exportStream(): ReadableStream<Uint8Array>;
+}
