@@ -152,6 +152,7 @@ async function run() {
     await lp.optimizeBatch(reqs);
     const ms = now() - t;
     out.batchSpansPerSecond = N_BATCH / (ms / 1000);
+    out.wasmMemoryAfterBatchBytes = wasm.memory.buffer.byteLength;
     const spans = await lp.spans({ limit: Math.min(N_BATCH, 10000) });
     template = spans;
     lp.close();
@@ -204,6 +205,7 @@ async function run() {
     const ti = now();
     await lp.importData({ format: "lightprompt", version: 1, exportedAt: Date.now(), spans, rewards, policies: [] });
     out[`import${size}Ms`] = now() - ti;
+    if (size === N_LOAD) out.wasmMemoryAfterImportBytes = wasm.memory.buffer.byteLength;
     const report = await lp.train();
     out[`train${size}Ms`] = report.ms;
     out[`train${size}ComputeMs`] = report.computeMs;
@@ -241,9 +243,37 @@ async function run() {
         times.push(now() - t);
       }
       out.feedbackP50Ms = pct(times, 0.5);
+      out.wasmMemoryAfterTrainBytes = wasm.memory.buffer.byteLength;
+      // Export and import of the whole history: the stream to a file (a Blob), the
+      // document object, and the file imported into a new database.
+      status("export, import");
+      const te = now();
+      const file = await new Response(again.exportStream()).blob();
+      out.exportStreamMs = now() - te;
+      out.exportFileBytes = file.size;
+      const td = now();
+      const doc = await again.exportData();
+      out.exportDataMs = now() - td;
+      out.exportSpans = doc.spans.length;
+      again.close();
+      // Raw IndexedDB, the same export: every record read at once, as JSON text in a Blob.
+      const rawDb = await openExisting("bench-load");
+      const tr = now();
+      const [rawSpans, rawRewards] = [await rawGetAll(rawDb, "spans"), await rawGetAll(rawDb, "rewards")];
+      const rawFile = new Blob([JSON.stringify({ spans: rawSpans, rewards: rawRewards })]);
+      out.rawExportMs = now() - tr;
+      out.rawExportBytes = rawFile.size;
+      rawDb.close();
+      await deleteDb("bench-import");
+      const target = await LightPrompt.open({ dbName: "bench-import", seed: 6, autoTrainEvery: 0 });
+      const tf = now();
+      const imported = await target.importData(file);
+      out.importFileMs = now() - tf;
+      out.importFileSpansPerSecond = imported.spansAdded / (out.importFileMs / 1000);
+      target.close();
+      await deleteDb("bench-import");
       out.wasmMemoryBytes = wasm.memory.buffer.byteLength;
       out.jsHeapBytes = performance.memory ? performance.memory.usedJSHeapSize : null;
-      again.close();
     }
   }
 

@@ -182,6 +182,8 @@ async function main(): Promise<void> {
   await lp.spans({ category: "image", limit: 10 });
   const doc = await lp.exportData();
   await lp.importData(doc, { replace: true });
+  const stream: ReadableStream<Uint8Array> = lp.exportStream();
+  await lp.importData(await new Response(stream).blob(), { onProgress: (done: number, total: number) => void (done / total) });
   lp.setRewardFunction((input) => (input.rating ?? 3) / 5);
   try { await lp.optimize({ prompt: "", category: "image" }); } catch (e) { const code: string = (e as LightPromptError).code; void code; }
   // @ts-expect-error: category must be one of the three
@@ -233,6 +235,40 @@ test("progress and cancellation: a batch reports progress, an aborted one stores
   assert.equal((await other.trainingStatus()).totalSpans, 0);
   const report = await other.importData(doc, { onProgress: () => {} });
   assert.equal(report.spansAdded, 2000);
+});
+
+test("exportStream is exportData's document as text, and it imports back from text and from a Blob (Node)", async () => {
+  const t = await lp.LightPrompt.open({ seed: 12, autoTrainEvery: 0 });
+  const requests = Array.from({ length: 2300 }, (_, i) => ({ prompt: `a harbour at dawn number ${i}`, category: ["image", "video", "text"][i % 3] }));
+  const results = await t.optimizeBatch(requests);
+  for (const r of results.slice(0, 40)) await t.feedback({ spanId: r.spanId, metadata: { rating: 4 } });
+  await t.train();
+  const doc = await t.exportData();
+  const text = await new Response(t.exportStream()).text();
+  assert.deepEqual({ ...JSON.parse(text), exportedAt: 0 }, { ...doc, exportedAt: 0 });
+  assert.equal(doc.spans.length, 2300);
+  for (const input of [text, new Blob([text])]) {
+    const other = await lp.LightPrompt.open({ seed: 13, autoTrainEvery: 0 });
+    const seen = [];
+    const report = await other.importData(input, { onProgress: (done, total) => seen.push([done, total]) });
+    assert.deepEqual([report.spansAdded, report.rewardsAdded, report.policiesAdded], [2300, 40, 1]);
+    const back = await other.exportData();
+    assert.deepEqual(back.spans, doc.spans);
+    assert.deepEqual(back.rewards, doc.rewards);
+    // Bytes (or UTF-16 units) read, rising, ending full.
+    assert.ok(seen.length > 2);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i][0] >= seen[i - 1][0]);
+    assert.equal(seen.at(-1)[0], seen.at(-1)[1]);
+    other.close();
+  }
+  // A record broken deep in the text is named, and nothing is stored.
+  const broken = JSON.parse(text);
+  broken.rewards[39].value = 7;
+  const other = await lp.LightPrompt.open({ seed: 14 });
+  await rejects(other.importData(new Blob([JSON.stringify(broken)])), "InvalidInput", "rewards[39].value");
+  await rejects(other.importData(text.slice(0, -40)), "InvalidInput", "document");
+  assert.equal((await other.trainingStatus()).totalSpans, 0);
+  t.close();
 });
 
 test("helpers before the first open() throw NotInitialized; dispose closes", async () => {
