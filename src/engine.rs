@@ -23,7 +23,9 @@ use crate::rng::Rng;
 use crate::span::{
     is_valid_id, next_sequence, Metadata, Reward, RewardSource, Span, SPAN_ID_LEN, TASK_ID_LEN,
 };
-use crate::store::{Dataset, ImportReport, PolicySnapshot, Query, SpanCursor, StorageKind, Store};
+use crate::store::{
+    newest_first, Dataset, ImportReport, PolicySnapshot, Query, SpanCursor, StorageKind, Store,
+};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -77,7 +79,7 @@ impl Progress for NoProgress {
 
 /// Stages of `train_with` (read spans, read rewards, compute, store).
 const TRAIN_STAGES: u64 = 4;
-/// Stages of `evaluate_with` (read spans, read rewards, estimate).
+/// Stages of `evaluate_with` (read rewards, read the rated spans, estimate).
 const EVALUATE_STAGES: u64 = 3;
 /// Records an import source hands on at a time (what a document source's part holds).
 pub const IMPORT_CHUNK: usize = 1000;
@@ -1290,9 +1292,12 @@ impl<S: Store> Engine<S> {
     pub async fn evaluate_with(&self, progress: &dyn Progress) -> Result<Evaluation> {
         self.ensure_open()?;
         progress.step(0, EVALUATE_STAGES).await?;
-        let spans = self.store.all_spans().await?;
-        progress.step(1, EVALUATE_STAGES).await?;
         let rewards = self.store.all_rewards().await?;
+        progress.step(1, EVALUATE_STAGES).await?;
+        // Only rated spans count, so only they are read (not the whole history), in the
+        // order a full read gives them: oldest first.
+        let mut spans = self.store.spans_by_id(&rated(&rewards)).await?;
+        spans.sort_by(|a, b| newest_first((b.created_at, &b.span_id), (a.created_at, &a.span_id)));
         progress.step(2, EVALUATE_STAGES).await?;
         // The current policy judged on all logged data. (Cross-fitting, training on half
         // and judging on the other half, removes the in-sample optimism but the half-data

@@ -787,3 +787,30 @@ fn a_repeated_prompt_reuses_its_analysis_and_gives_the_same_result() {
     let (hits, misses) = warm.analysis_cache_stats();
     assert!(misses >= 1000 && hits >= 8, "{hits} hits, {misses} misses");
 }
+
+#[test]
+fn evaluate_reads_the_rated_spans_and_unrated_ones_change_nothing() {
+    let e = open(21);
+    let prompts = [
+        ("a lighthouse at dusk", "image", "sdxl"),
+        ("a fox in the snow, watercolor", "image", "midjourney-v7"),
+        ("a slow pan across a misty forest", "video", "veo"),
+        ("explain recursion to a child", "text", "claude"),
+    ];
+    for i in 0..48 {
+        let (p, c, m) = prompts[i % prompts.len()];
+        let r = block_on(e.optimize(&req(&format!("{p} #{i}"), c, m))).unwrap();
+        if i % 2 == 0 {
+            block_on(e.feedback(&rate(&r.span_id, 1.0 + (i % 5) as f64))).unwrap();
+        }
+    }
+    block_on(e.train()).unwrap();
+    let before = block_on(e.evaluate()).unwrap();
+    assert!(before.samples >= 20, "{before:?}");
+    // A long unrated history after the ratings: no sample, no change in any figure.
+    for i in 0..300 {
+        let (p, c, m) = prompts[i % prompts.len()];
+        block_on(e.optimize(&req(&format!("{p}, later #{i}"), c, m))).unwrap();
+    }
+    assert_eq!(block_on(e.evaluate()).unwrap(), before);
+}
