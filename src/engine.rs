@@ -1757,11 +1757,7 @@ impl DocumentCheck {
             validate_id(&s.span_id, SPAN_ID_LEN, &f("spanId"))?;
             validate_id(&s.task_id, TASK_ID_LEN, &f("taskId"))?;
             if self.span_ids.contains(&s.span_id) {
-                return Err(Error::new(
-                    ErrorCode::Duplicate,
-                    format!("{}: span {} appears twice", f("spanId"), s.span_id),
-                )
-                .with_field(f("spanId")));
+                return Err(appears_twice(f("spanId"), "span", &s.span_id));
             }
             validate_span_fields(s, i, self.max_prompt_chars)?;
             self.span_ids.insert(s.span_id.clone());
@@ -1778,11 +1774,7 @@ impl DocumentCheck {
             validate_id(&r.span_id, SPAN_ID_LEN, &f("spanId"))?;
             validate_id(&r.task_id, TASK_ID_LEN, &f("taskId"))?;
             if self.reward_ids.contains(&r.reward_id) {
-                return Err(Error::new(
-                    ErrorCode::Duplicate,
-                    format!("{}: reward {} appears twice", f("rewardId"), r.reward_id),
-                )
-                .with_field(f("rewardId")));
+                return Err(appears_twice(f("rewardId"), "reward", &r.reward_id));
             }
             validate_reward(r.value, &f("value"))?;
             validate_quality(r.quality_score, &f("qualityScore"))?;
@@ -1808,11 +1800,8 @@ impl DocumentCheck {
         for p in policies {
             let i = self.versions.len();
             if self.versions.contains(&p.version) {
-                return Err(Error::new(
-                    ErrorCode::Duplicate,
-                    format!("policies[{i}].version: version {} appears twice", p.version),
-                )
-                .with_field(format!("policies[{i}].version")));
+                let field = format!("policies[{i}].version");
+                return Err(appears_twice(field, "version", &p.version.to_string()));
             }
             finite(p.created_at, || format!("policies[{i}].createdAt"))?;
             serde_json::from_value::<PolicyState>(p.state.clone()).map_err(|e| {
@@ -1851,6 +1840,15 @@ impl DocumentCheck {
     }
 }
 
+/// The error for an id that a document holds twice.
+fn appears_twice(field: String, what: &str, id: &str) -> Error {
+    Error::new(
+        ErrorCode::Duplicate,
+        format!("{field}: {what} {id} appears twice"),
+    )
+    .with_field(field)
+}
+
 /// A span's numbers, texts, name and model (its ids are checked by the caller).
 fn validate_span_fields(s: &Span, i: usize, max_prompt_chars: usize) -> Result<()> {
     let f = |name: &str| format!("spans[{i}].{name}");
@@ -1869,19 +1867,17 @@ fn validate_span_fields(s: &Span, i: usize, max_prompt_chars: usize) -> Result<(
         ));
     }
     resolve(s.category, Some(&s.model)).map_err(|e| Error::invalid(f("model"), e.message))?;
-    for (j, e) in s.edits.iter().enumerate() {
-        if !(e.propensity > 0.0 && e.propensity <= 1.0) {
+    let edits = s.edits.iter().map(|e| ("edits", e.propensity));
+    let decisions = s.decisions.iter().map(|d| ("decisions", d.propensity));
+    for (list, j, p) in edits
+        .enumerate()
+        .chain(decisions.enumerate())
+        .map(|(j, (list, p))| (list, j, p))
+    {
+        if !(p > 0.0 && p <= 1.0) {
             return Err(Error::invalid(
-                format!("spans[{i}].edits[{j}].propensity"),
-                format!("must be in (0, 1], got {}", e.propensity),
-            ));
-        }
-    }
-    for (j, d) in s.decisions.iter().enumerate() {
-        if !(d.propensity > 0.0 && d.propensity <= 1.0) {
-            return Err(Error::invalid(
-                format!("spans[{i}].decisions[{j}].propensity"),
-                format!("must be in (0, 1], got {}", d.propensity),
+                format!("spans[{i}].{list}[{j}].propensity"),
+                format!("must be in (0, 1], got {p}"),
             ));
         }
     }
