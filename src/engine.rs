@@ -448,6 +448,9 @@ pub struct ExportStart {
 /// Spans an export reads at a time.
 pub const EXPORT_PAGE: usize = 1000;
 
+/// Spans a trace export reads at a time (whole tasks: a longer task is read whole).
+pub const TRACE_PAGE: usize = 1000;
+
 #[derive(Default)]
 struct Totals {
     spans: [u64; 3],
@@ -1437,27 +1440,87 @@ impl<S: Store> Engine<S> {
 
     /// Spans and rewards as OTLP/JSON traces (Agent Lightning's attribute conventions).
     pub async fn export_otlp(&self) -> Result<serde_json::Value> {
-        self.ensure_open()?;
-        let spans = self.store.all_spans().await?;
-        let rewards = self.store.all_rewards().await?;
-        Ok(crate::otlp::export_otlp(&spans, &rewards))
+        Ok(crate::otlp::encode_tasks_json(&self.traces().await?))
     }
 
     /// The same traces as [`Engine::export_otlp`], as OTLP protobuf bytes.
     pub async fn export_otlp_protobuf(&self) -> Result<Vec<u8>> {
-        self.ensure_open()?;
-        let spans = self.store.all_spans().await?;
-        let rewards = self.store.all_rewards().await?;
-        Ok(crate::otlp::export_otlp_protobuf(&spans, &rewards))
+        Ok(crate::otlp::encode_tasks_protobuf(&self.traces().await?))
     }
 
     /// Every task's spans and rewards, numbered and laid out for export (what a send to
     /// Agent Lightning reads).
     pub async fn traces(&self) -> Result<Vec<crate::otlp::TaskTrace>> {
+        let mut all = Vec::new();
+        self.trace_pages(|page| {
+            all.extend(page);
+            Ok(())
+        })
+        .await?;
+        Ok(all)
+    }
+
+    /// [`Engine::traces`] a page of whole tasks at a time, in task order, handed to
+    /// `visit`: what the OTLP exports encode page by page, so that they never hold every
+    /// span. The pages together are exactly [`Engine::traces`].
+    pub async fn trace_pages(
+        &self,
+        mut visit: impl FnMut(Vec<crate::otlp::TaskTrace>) -> Result<()>,
+    ) -> Result<()> {
         self.ensure_open()?;
-        let spans = self.store.all_spans().await?;
-        let rewards = self.store.all_rewards().await?;
-        Ok(crate::otlp::tasks(&spans, &rewards))
+        // Rewards by task, each task's in the order a full read gives them.
+        let mut rewards: BTreeMap<String, Vec<Reward>> = BTreeMap::new();
+        for r in self.store.all_rewards().await? {
+            rewards.entry(r.task_id.clone()).or_default().push(r);
+        }
+        let mut after: Option<String> = None;
+        loop {
+            let mut spans = self
+                .store
+                .spans_by_task_after(after.as_deref(), TRACE_PAGE)
+                .await?;
+            let full = spans.len() == TRACE_PAGE;
+            if let (true, Some(last)) = (full, spans.last().map(|s| s.task_id.clone())) {
+                // The last task may go on past the page: it waits for the next page, or,
+                // the page's only task, is read whole.
+                match spans.iter().position(|s| s.task_id == last) {
+                    Some(0) | None => {
+                        let whole = Query {
+                            task_id: Some(last),
+                            limit: usize::MAX,
+                            ..Query::default()
+                        };
+                        spans = self.store.spans(&whole).await?;
+                    }
+                    Some(first) => spans.truncate(first),
+                }
+            }
+            let end = spans.last().map(|s| s.task_id.clone());
+            // The rewards of the tasks up to the page's last (all that are left, last),
+            // including those of tasks with rewards and no span.
+            let tasks: Vec<String> = match (&end, full) {
+                (Some(end), true) => rewards
+                    .range(..=end.clone())
+                    .map(|(k, _)| k.clone())
+                    .collect(),
+                _ => rewards.keys().cloned().collect(),
+            };
+            let page_rewards: Vec<Reward> = tasks
+                .iter()
+                .flat_map(|t| rewards.remove(t).unwrap_or_default())
+                .collect();
+            // Oldest first, as a full read orders them (ties of sequence keep this order).
+            spans.sort_by(|a, b| {
+                newest_first((b.created_at, &b.span_id), (a.created_at, &a.span_id))
+            });
+            if !spans.is_empty() || !page_rewards.is_empty() {
+                visit(crate::otlp::tasks(&spans, &page_rewards))?;
+            }
+            if !full {
+                return Ok(());
+            }
+            after = end;
+        }
     }
 
     /// Imports a document: checks all of it first, then writes it in one transaction

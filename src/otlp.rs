@@ -538,14 +538,24 @@ pub fn encode_protobuf(batches: &[Batch]) -> Vec<u8> {
 
 /// Builds the OTLP/JSON document (`{ resourceSpans: [...] }`) of everything.
 pub fn export_otlp(spans: &[Span], rewards: &[Reward]) -> Value {
-    let tasks = tasks(spans, rewards);
-    encode_json(&whole(&tasks))
+    encode_tasks_json(&tasks(spans, rewards))
 }
 
 /// The same traces as [`export_otlp`], as OTLP protobuf bytes.
 pub fn export_otlp_protobuf(spans: &[Span], rewards: &[Reward]) -> Vec<u8> {
-    let tasks = tasks(spans, rewards);
-    encode_protobuf(&whole(&tasks))
+    encode_tasks_protobuf(&tasks(spans, rewards))
+}
+
+/// The OTLP/JSON document of `tasks`, each whole. The `resourceSpans` of consecutive
+/// pages of tasks, joined, are the document of them all.
+pub fn encode_tasks_json(tasks: &[TaskTrace]) -> Value {
+    encode_json(&whole(tasks))
+}
+
+/// The OTLP protobuf bytes of `tasks`, each whole. The bytes of consecutive pages of
+/// tasks, joined, are the message of them all (a repeated field concatenates).
+pub fn encode_tasks_protobuf(tasks: &[TaskTrace]) -> Vec<u8> {
+    encode_protobuf(&whole(tasks))
 }
 
 #[cfg(test)]

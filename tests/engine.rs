@@ -814,3 +814,51 @@ fn evaluate_reads_the_rated_spans_and_unrated_ones_change_nothing() {
     }
     assert_eq!(block_on(e.evaluate()).unwrap(), before);
 }
+
+#[test]
+fn traces_a_page_of_tasks_at_a_time_are_the_traces_of_everything() {
+    let store = Rc::new(MemoryStore::new());
+    let e = open_on(store.clone(), config(31));
+    let task = |k: u64| format!("{k:032x}");
+    let n = 2 * lightprompt::engine::TRACE_PAGE + 600;
+    for i in 0..n {
+        // One task longer than a page, many small ones, and spans with a task of their own.
+        let task_id = match i % 5 {
+            0 | 1 => Some(task(7)),
+            4 => None,
+            _ => Some(task(100 + (i as u64 * 7919) % 131)),
+        };
+        let request = OptimizeRequest {
+            task_id,
+            ..req(&format!("a harbour at dawn #{i}"), "image", "sdxl")
+        };
+        let r = block_on(e.optimize(&request)).unwrap();
+        if i % 6 == 0 {
+            block_on(e.feedback(&rate(&r.span_id, 1.0 + (i % 5) as f64))).unwrap();
+        }
+    }
+    let spans = block_on(store.all_spans()).unwrap();
+    let rewards = block_on(store.all_rewards()).unwrap();
+    let whole = lightprompt::otlp::tasks(&spans, &rewards);
+    assert!(whole
+        .iter()
+        .any(|t| t.spans.len() > lightprompt::engine::TRACE_PAGE));
+    let mut pages = 0;
+    let mut paged = Vec::new();
+    block_on(e.trace_pages(|page| {
+        pages += 1;
+        paged.extend(page);
+        Ok(())
+    }))
+    .unwrap();
+    assert!(pages >= 3, "{pages} pages");
+    assert_eq!(paged, whole);
+    assert_eq!(
+        block_on(e.export_otlp_protobuf()).unwrap(),
+        lightprompt::otlp::export_otlp_protobuf(&spans, &rewards)
+    );
+    assert_eq!(
+        block_on(e.export_otlp()).unwrap(),
+        lightprompt::otlp::export_otlp(&spans, &rewards)
+    );
+}

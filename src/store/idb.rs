@@ -605,6 +605,25 @@ impl Store for IdbStore {
         Ok(out)
     }
 
+    async fn spans_by_task_after(
+        &self,
+        after_task: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Span>> {
+        let what = "span";
+        let tx = self.tx(&[SPANS], TransactionMode::ReadOnly)?;
+        let s = tx.store(SPANS).map_err(|e| map_error(e, what))?;
+        let idx = s.index("taskId").map_err(|e| map_error(e, what))?;
+        let from = after_task
+            .map(|t| range(KeyRange::lower_bound(&key(t), Some(true))))
+            .transpose()?;
+        let values = idx
+            .get_all(from, Some(u32::try_from(limit).unwrap_or(u32::MAX)))
+            .await
+            .map_err(|e| map_error(e, what))?;
+        values.into_iter().map(Span::from_stored).collect()
+    }
+
     async fn all_rewards(&self) -> Result<Vec<Reward>> {
         self.read_all(REWARDS, Some("createdAt"), None, "reward")
             .await

@@ -145,6 +145,21 @@ impl Store for MemoryStore {
         Ok(found.into_iter().take(limit).cloned().collect())
     }
 
+    async fn spans_by_task_after(
+        &self,
+        after_task: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Span>> {
+        let t = self.tables.borrow();
+        let mut found: Vec<&Span> = t
+            .spans
+            .values()
+            .filter(|s| after_task.is_none_or(|after| s.task_id.as_str() > after))
+            .collect();
+        found.sort_by(|a, b| (&a.task_id, &a.span_id).cmp(&(&b.task_id, &b.span_id)));
+        Ok(found.into_iter().take(limit).cloned().collect())
+    }
+
     async fn all_rewards(&self) -> Result<Vec<Reward>> {
         self.rewards_since(f64::NEG_INFINITY).await
     }

@@ -150,6 +150,15 @@ pub trait Store {
     /// not hold the whole history at once.
     async fn spans_after(&self, after: Option<&SpanCursor>, limit: usize) -> Result<Vec<Span>>;
 
+    /// Up to `limit` spans of the tasks after `after_task` (from the first when `None`), in
+    /// task id order (then span id): every task a page at a time, for trace exports. The
+    /// last task of a full page may go on in the next.
+    async fn spans_by_task_after(
+        &self,
+        after_task: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Span>>;
+
     /// Every reward, oldest first.
     async fn all_rewards(&self) -> Result<Vec<Reward>>;
 
@@ -257,6 +266,13 @@ impl<S: Store> Store for std::rc::Rc<S> {
     }
     async fn spans_after(&self, after: Option<&SpanCursor>, limit: usize) -> Result<Vec<Span>> {
         (**self).spans_after(after, limit).await
+    }
+    async fn spans_by_task_after(
+        &self,
+        after_task: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Span>> {
+        (**self).spans_by_task_after(after_task, limit).await
     }
     async fn training_spans_by_id(&self, span_ids: &[String]) -> Result<Vec<TrainingSpan>> {
         (**self).training_spans_by_id(span_ids).await

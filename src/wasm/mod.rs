@@ -260,6 +260,26 @@ fn from_js<T: DeserializeOwned>(value: JsValue, prefix: &str, whole: &str) -> Re
     })
 }
 
+/// `exportOtlp()` as OTLP/JSON, built a page of tasks at a time.
+async fn otlp_json(engine: &Engine<AnyStore>) -> Result<JsValue> {
+    let resource_spans = Array::new();
+    engine
+        .trace_pages(|page| {
+            // A task at a time: the JSON tree of a page is many times its spans' size.
+            for task in &page {
+                let doc = crate::otlp::encode_tasks_json(std::slice::from_ref(task));
+                for entry in doc["resourceSpans"].as_array().into_iter().flatten() {
+                    resource_spans.push(&to_js(entry)?);
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    let doc = js_sys::Object::new();
+    set(&doc, "resourceSpans", &resource_spans)?;
+    Ok(doc.into())
+}
+
 /// An export document's first fields: `format`, `version`, `exportedAt`.
 fn export_head(start: &ExportStart) -> Result<js_sys::Object> {
     let head = js_sys::Object::new();
@@ -803,13 +823,30 @@ impl LightPrompt {
             let options = object_or_empty(options.unwrap_or(JsValue::UNDEFINED));
             reject_unknown(&options, &["encoding"], "")?;
             let encoding = Reflect::get(&options, &"encoding".into()).unwrap_or(JsValue::UNDEFINED);
+            // Encoded a page of tasks at a time, each page handed to JS at once: wasm holds
+            // one page, never every span.
             match encoding.as_string().as_deref() {
-                None if encoding.is_undefined() => to_js(&engine.export_otlp().await?),
-                Some("json") => to_js(&engine.export_otlp().await?),
-                Some("protobuf") => Ok(js_sys::Uint8Array::from(
-                    engine.export_otlp_protobuf().await?.as_slice(),
-                )
-                .into()),
+                None if encoding.is_undefined() => otlp_json(&engine).await,
+                Some("json") => otlp_json(&engine).await,
+                Some("protobuf") => {
+                    let mut pieces = Vec::new();
+                    let mut length = 0;
+                    engine
+                        .trace_pages(|page| {
+                            let bytes = crate::otlp::encode_tasks_protobuf(&page);
+                            length += bytes.len() as u32;
+                            pieces.push(js_sys::Uint8Array::from(bytes.as_slice()));
+                            Ok(())
+                        })
+                        .await?;
+                    let out = js_sys::Uint8Array::new_with_length(length);
+                    let mut at = 0;
+                    for piece in pieces {
+                        out.set(&piece, at);
+                        at += piece.length();
+                    }
+                    Ok(out.into())
+                }
                 _ => Err(Error::invalid(
                     "encoding",
                     "must be \"json\" (the default) or \"protobuf\"",

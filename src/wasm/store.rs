@@ -99,6 +99,13 @@ impl Store for AnyStore {
     async fn spans_after(&self, after: Option<&SpanCursor>, limit: usize) -> Result<Vec<Span>> {
         both!(self, s => s.spans_after(after, limit).await)
     }
+    async fn spans_by_task_after(
+        &self,
+        after_task: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Span>> {
+        both!(self, s => s.spans_by_task_after(after_task, limit).await)
+    }
     async fn training_spans_by_id(&self, span_ids: &[String]) -> Result<Vec<TrainingSpan>> {
         both!(self, s => s.training_spans_by_id(span_ids).await)
     }

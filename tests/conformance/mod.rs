@@ -31,6 +31,7 @@ macro_rules! for_each_conformance_case {
         $m!(failed_import_changes_nothing);
         $m!(import_staged_in_chunks_commits_once);
         $m!(spans_after_pages_through_every_span_once);
+        $m!(spans_by_task_after_in_task_order);
         $m!(clear_removes_records_but_keeps_settings);
         $m!(large_batch_in_one_write);
         $m!(any_text_round_trips);
@@ -599,6 +600,32 @@ pub async fn spans_after_pages_through_every_span_once<S: Store>(store: S) {
         .await
         .unwrap();
     assert_eq!(ids(&tail), ids(&all[21..]));
+}
+
+pub async fn spans_by_task_after_in_task_order<S: Store>(store: S) {
+    // span(n) belongs to task n / 2; ids and times chosen so that neither orders by task.
+    let spans: Vec<Span> = (0..17u64)
+        .map(|n| span(n * 5 % 17, Category::ALL[(n % 3) as usize], (17 - n) as f64))
+        .collect();
+    store.add_spans(&spans).await.unwrap();
+    let mut by_task = store.all_spans().await.unwrap();
+    by_task.sort_by(|a, b| (&a.task_id, &a.span_id).cmp(&(&b.task_id, &b.span_id)));
+    assert_eq!(store.spans_by_task_after(None, 100).await.unwrap(), by_task);
+    for limit in [1, 3, 17] {
+        for after in [None, Some(tid(0)), Some(tid(3)), Some(tid(8))] {
+            let expected: Vec<Span> = by_task
+                .iter()
+                .filter(|s| after.as_ref().is_none_or(|t| &s.task_id > t))
+                .take(limit)
+                .cloned()
+                .collect();
+            let got = store
+                .spans_by_task_after(after.as_deref(), limit)
+                .await
+                .unwrap();
+            assert_eq!(ids(&got), ids(&expected), "after {after:?}, limit {limit}");
+        }
+    }
 }
 
 pub async fn clear_removes_records_but_keeps_settings<S: Store>(store: S) {

@@ -250,6 +250,10 @@ test("a long history streams out to a file and back in, checked whole and in bou
     const afterExport = await window.wasmMemoryBytes();
     const text = await new Response(source.exportStream()).text();
     const afterStream = await window.wasmMemoryBytes();
+    // The OTLP exports page through the tasks too.
+    const otlpTasks = (await source.exportOtlp()).resourceSpans.length;
+    const otlpBytes = (await source.exportOtlp({ encoding: "protobuf" })).length;
+    const afterOtlp = await window.wasmMemoryBytes();
     const streamed = JSON.parse(text);
     const file = new File([text], "export.json", { type: "application/json" });
     const target = await LightPrompt.open({ dbName: "stream-target", seed: 12, autoTrainEvery: 0 });
@@ -274,7 +278,8 @@ test("a long history streams out to a file and back in, checked whole and in bou
       streamedIsWhole: same(streamed, whole), backIsWhole: same({ ...back, policies: [] }, { ...whole, policies: [] }),
       firstSpan: [whole.spans[0], streamed.spans[0], back.spans[0]],
       kept: [status.totalSpans, status.totalRewards], textBytes: text.length,
-      growth: { objectImport: afterObjectImport - before, export: afterExport - afterObjectImport, stream: afterStream - afterExport, fileImport: afterFileImport - afterStream },
+      otlpTasks, otlpBytes,
+      growth: { objectImport: afterObjectImport - before, export: afterExport - afterObjectImport, stream: afterStream - afterExport, otlp: afterOtlp - afterStream, fileImport: afterFileImport - afterOtlp },
     };
   });
   await page.close();
@@ -293,6 +298,8 @@ test("a long history streams out to a file and back in, checked whole and in bou
   assert.equal(out.code, "InvalidInput");
   assert.equal(out.field, "spans[15432].qualityScore");
   assert.deepEqual(out.kept, [out.n, out.rewards]);
+  assert.equal(out.otlpTasks, out.n); // every span has a task of its own here
+  assert.ok(out.otlpBytes > out.textBytes / 4);
   // wasm holds a chunk at a time, never the history: a whole-document import or export of
   // these 20k spans (about 40 MB of JSON) took about a hundred times this.
   const MB = 1024 * 1024;
