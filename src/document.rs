@@ -168,10 +168,9 @@ impl DocumentReader {
 
     /// The field a value too large is reported under.
     fn value_field(&self) -> String {
+        // Called while a value is collected: inside a list, it is the list's element.
         match self.list {
-            Some((list, index)) if self.at == At::AfterElement || self.scan != Scan::Idle => {
-                format!("{}[{index}]", list.name())
-            }
+            Some((list, index)) => format!("{}[{index}]", list.name()),
             _ if self.key.is_empty() => "document".to_string(),
             _ => self.key.clone(),
         }
@@ -223,9 +222,11 @@ impl DocumentReader {
                     self.list = RecordList::named(&self.key).map(|l| (l, 0));
                     self.at = At::FirstElement;
                 }
-                (At::Value | At::FirstElement | At::Element, _)
-                    if b != b']' || self.at == At::Value =>
-                {
+                (At::FirstElement | At::AfterElement, b']') => {
+                    self.list = None;
+                    self.at = At::AfterValue;
+                }
+                (At::Value | At::FirstElement | At::Element, _) => {
                     let scan = match b {
                         b'{' | b'[' => Scan::Nested {
                             depth: 1,
@@ -239,10 +240,6 @@ impl DocumentReader {
                     self.start(scan, b);
                 }
                 (At::AfterValue, b',') => self.at = At::Key,
-                (At::FirstElement | At::AfterElement, b']') => {
-                    self.list = None;
-                    self.at = At::AfterValue;
-                }
                 (At::AfterElement, b',') => self.at = At::Element,
                 _ => return Err(self.unexpected(pos, b)),
             }

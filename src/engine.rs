@@ -1392,16 +1392,11 @@ impl<S: Store> Engine<S> {
     pub async fn export(&self) -> Result<ExportDocument> {
         let start = self.export_start().await?;
         let mut spans = Vec::new();
-        loop {
-            let page = self
-                .export_spans(spans.last().map(SpanCursor::after).as_ref(), EXPORT_PAGE)
-                .await?;
-            let last = page.len() < EXPORT_PAGE;
+        self.export_span_pages(|page| {
             spans.extend(page);
-            if last {
-                break;
-            }
-        }
+            Ok(())
+        })
+        .await?;
         Ok(ExportDocument {
             format: EXPORT_FORMAT.to_string(),
             version: EXPORT_VERSION,
@@ -1425,6 +1420,24 @@ impl<S: Store> Engine<S> {
             rewards,
             policies,
         })
+    }
+
+    /// Every span of an export, oldest first, handed to `visit` a page at a time (what
+    /// [`Engine::export_spans`] returns page after page).
+    pub async fn export_span_pages(
+        &self,
+        mut visit: impl FnMut(Vec<Span>) -> Result<()>,
+    ) -> Result<()> {
+        let mut after = None;
+        loop {
+            let page = self.export_spans(after.as_ref(), EXPORT_PAGE).await?;
+            let last = page.len() < EXPORT_PAGE;
+            after = page.last().map(SpanCursor::after);
+            visit(page)?;
+            if last {
+                return Ok(());
+            }
+        }
     }
 
     /// A page of an export's spans: up to `limit`, oldest first, after `after` (from the
@@ -1558,11 +1571,11 @@ impl<S: Store> Engine<S> {
         let mut check = DocumentCheck::new(self.config.max_prompt_chars);
         let mut staging = <S as Store>::Staging::default();
         // The write and the retraining count as a tenth more than the reading.
-        let units = |source: &dyn ImportSourcePosition| {
+        fn units(source: &impl ImportSource) -> (u64, u64) {
             let (done, total) = source.position();
             (done, total + total / 10 + 1)
-        };
-        let (done, total) = units(&*source);
+        }
+        let (done, total) = units(source);
         progress.step(done, total).await?;
         while let Some(part) = source.next_part().await? {
             match part {
@@ -1573,7 +1586,7 @@ impl<S: Store> Engine<S> {
                     self.store.stage(&mut staging, data)?;
                 }
             }
-            let (done, total) = units(&*source);
+            let (done, total) = units(source);
             progress.step(done, total).await?;
         }
         check.finish()?;
@@ -1595,7 +1608,7 @@ impl<S: Store> Engine<S> {
                 ));
             }
         }
-        let (read, total) = units(&*source);
+        let (read, total) = units(source);
         progress.last_chance(read, total).await?;
         self.ensure_open()?;
         let report = self.store.commit_import(staging, replace).await?;
@@ -1604,7 +1617,7 @@ impl<S: Store> Engine<S> {
         if report.rewards_added > 0 || replace {
             self.train().await?;
         }
-        let (_, total) = units(&*source);
+        let (_, total) = units(source);
         let _ = progress.step(total, total).await;
         Ok(report)
     }
@@ -1664,19 +1677,17 @@ pub enum DocumentPart {
     Records(Dataset),
 }
 
-/// How far an [`ImportSource`] has read: `(done, total)` in its own units.
-pub trait ImportSourcePosition {
-    /// Units read and units in all (records of an object, bytes of a file).
-    fn position(&self) -> (u64, u64);
-}
-
 /// An export document read a part at a time (a JS object, a file, bytes): an import holds
 /// one part in memory, not the whole document.
 #[allow(async_fn_in_trait)]
-pub trait ImportSource: ImportSourcePosition {
+pub trait ImportSource {
     /// The next part, or `None` after the last; a document that cannot be read is an
     /// `InvalidInput` error naming the field.
     async fn next_part(&mut self) -> Result<Option<DocumentPart>>;
+
+    /// How far it has read: units read and units in all (records of an object, bytes of
+    /// a file).
+    fn position(&self) -> (u64, u64);
 }
 
 /// An [`ImportSource`] over a document already in memory.
@@ -1703,13 +1714,11 @@ impl<'a> DocumentSource<'a> {
     }
 }
 
-impl ImportSourcePosition for DocumentSource<'_> {
+impl ImportSource for DocumentSource<'_> {
     fn position(&self) -> (u64, u64) {
         (self.sent as u64, self.records() as u64)
     }
-}
 
-impl ImportSource for DocumentSource<'_> {
     async fn next_part(&mut self) -> Result<Option<DocumentPart>> {
         match self.header_sent {
             0 => {

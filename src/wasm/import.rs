@@ -4,7 +4,7 @@
 
 use super::from_js;
 use crate::document::{DocumentReader, Piece, RecordList};
-use crate::engine::{DocumentPart, ImportSource, ImportSourcePosition, IMPORT_CHUNK};
+use crate::engine::{DocumentPart, ImportSource, IMPORT_CHUNK};
 use crate::error::{Error, Result};
 use crate::store::Dataset;
 use js_sys::{Array, Function, JsString, Reflect, Uint8Array};
@@ -63,13 +63,11 @@ impl ObjectSource {
     }
 }
 
-impl ImportSourcePosition for ObjectSource {
+impl ImportSource for ObjectSource {
     fn position(&self) -> (u64, u64) {
         (self.read, self.total)
     }
-}
 
-impl ImportSource for ObjectSource {
     async fn next_part(&mut self) -> Result<Option<DocumentPart>> {
         while self.header < 2 {
             self.header += 1;
@@ -227,13 +225,11 @@ fn read_failed(e: &JsValue) -> Error {
     Error::invalid("document", format!("could not be read: {message}"))
 }
 
-impl ImportSourcePosition for TextSource {
+impl ImportSource for TextSource {
     fn position(&self) -> (u64, u64) {
         (self.read, self.total.max(self.read))
     }
-}
 
-impl ImportSource for TextSource {
     async fn next_part(&mut self) -> Result<Option<DocumentPart>> {
         let mut data = Dataset::default();
         let mut records = 0;

@@ -696,17 +696,14 @@ impl LightPrompt {
             let start = engine.export_start().await?;
             let doc = export_head(&start)?;
             let spans = Array::new();
-            let mut after = None;
-            loop {
-                let page = engine.export_spans(after.as_ref(), EXPORT_PAGE).await?;
-                for span in &page {
-                    spans.push(&to_js(span)?);
-                }
-                if page.len() < EXPORT_PAGE {
-                    break;
-                }
-                after = page.last().map(SpanCursor::after);
-            }
+            engine
+                .export_span_pages(|page| {
+                    for span in &page {
+                        spans.push(&to_js(span)?);
+                    }
+                    Ok(())
+                })
+                .await?;
             set(&doc, "spans", &spans)?;
             set(&doc, "rewards", &to_js(&start.rewards)?)?;
             set(&doc, "policies", &to_js(&start.policies)?)?;
@@ -787,21 +784,16 @@ impl LightPrompt {
                     .ok_or_else(|| Error::invalid("options.replace", "expected a boolean"))?,
                 Err(_) => false,
             };
+            let progress = as_progress(&control);
             let report = if let Some(text) = document.dyn_ref::<JsString>() {
                 let mut source = import::TextSource::string(text.clone());
-                engine
-                    .import_from(&mut source, replace, as_progress(&control))
-                    .await?
+                engine.import_from(&mut source, replace, progress).await?
             } else if is_blob(&document) {
                 let mut source = import::TextSource::blob(&document)?;
-                engine
-                    .import_from(&mut source, replace, as_progress(&control))
-                    .await?
+                engine.import_from(&mut source, replace, progress).await?
             } else if document.is_object() && !Array::is_array(&document) {
                 let mut source = import::ObjectSource::new(document)?;
-                engine
-                    .import_from(&mut source, replace, as_progress(&control))
-                    .await?
+                engine.import_from(&mut source, replace, progress).await?
             } else {
                 return Err(Error::invalid(
                     "document",
