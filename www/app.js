@@ -927,6 +927,8 @@ async function trainNow() {
   out.textContent = "Training…";
   try {
     const report = await busyWithProgress($("training-section"), "Training…", "train", [{}], [$("train-btn"), $("evaluate-btn")]);
+    // The report and the policy stat change together; the rest of the insights follow.
+    $("stat-policy").textContent = `v${report.policyVersion}`;
     out.textContent = `Trained policy v${report.policyVersion} from ${report.rewardsUsed} ratings of ${report.spansUsed} prompts in ${report.ms} ms (compute ${report.computeMs} ms).`;
     out.className = "result-line good";
     await refreshInsights();
