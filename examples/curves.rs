@@ -61,10 +61,14 @@ const USERS: [User; 5] = [
         (themed(&likes, &["distance:wide", "dramatic"], None), None)
     }),
     ("turn", 0.5, |_| {
-        let vibrant = ["palette:vibrant", "vibrant", "colors"];
-        let muted = ["palette:mono", "palette:soft", "muted"];
-        let before = themed(&vibrant, &muted, Some("1:1"));
-        let after = themed(&muted, &["palette:vibrant", "vibrant", "neon"], Some("1:1"));
+        let vibrant = ["palette:vibrant", "valence:positive", "brightness:bright"];
+        let muted = ["palette:mono", "brightness:dark", "grain", "contrast"];
+        let before = themed(&vibrant, &["palette:mono", "brightness:dark"], Some("1:1"));
+        let after = themed(
+            &muted,
+            &["palette:vibrant", "neon", "valence:positive"],
+            Some("1:1"),
+        );
         (before, Some(after))
     }),
 ];
@@ -75,7 +79,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(6);
     for (name, noise, make) in USERS {
-        let mut sums = [0.0; 6];
+        let mut sums = [0.0; 7];
         for seed in 0..seeds {
             let mut rng = Rng::from_seed(1000 + seed);
             let (taste, second) = make(&mut rng);
@@ -104,14 +108,15 @@ fn main() {
                 mean(w, 150, 200, learned),
                 mean(w, 0, 200, rules),
                 mean(w, 150, 200, rules),
+                mean(w, 150, 200, |p| p.oracle),
             ]) {
                 *sum += value;
             }
         }
-        let [a, b, c, d, rules, rules_last] = sums.map(|s| s / seeds as f64);
+        let [a, b, c, d, rules, rules_last, oracle] = sums.map(|s| s / seeds as f64);
         println!(
             "{name:>9}: 1-20 {a:.3}  21-40 {b:.3}  101-200 {c:.3}  151-200 {d:.3}  \
-             rules {rules:.3} (last50 {rules_last:.3})"
+             rules {rules:.3} (last50 {rules_last:.3}) oracle {oracle:.3}"
         );
     }
 }

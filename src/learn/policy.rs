@@ -26,15 +26,23 @@
 //! Rewards are weighted by recency with a half-life; the weight of a reward is
 //! `2^((t − t0)/half_life)`, so newer ones count more and sums never need decaying. They are
 //! also weighted by evidence: each new rating first discounts the statistics it touches by
-//! [`EVIDENCE_DISCOUNT`], so a change of mind within one sitting, with no time passing, is
-//! followed too, while an arm no rating touches keeps what it had. A changed rating corrects
-//! the evidence its first rating gave instead of counting twice. Batch training replays the
-//! rewards through the same update in time order, so batch and online agree exactly.
+//! [`EVIDENCE_DISCOUNT`], while an arm no rating touches keeps what it had. A change detector
+//! (a CUSUM of ratings below what the policy expected, see [`CHANGE_THRESHOLD`]) catches a
+//! turn of taste within one sitting, with no time passing, and then forgets all earlier
+//! evidence at once by [`CHANGE_FORGET`] bits, so arms the old taste ruled out are tried
+//! again. A changed rating corrects the evidence its first rating gave instead of counting
+//! twice. Batch training replays the rewards through the same update in time order, so batch
+//! and online agree exactly.
+//!
+//! An arm's prior also takes what its traits taught: the tags and words its edit shares with
+//! others (`palette:mono`, `grain`) have statistics of their own, so a liked `black and white`
+//! raises `high contrast` before that was ever shown; each arm leaves its own ratings out, so
+//! none counts twice.
 
 use super::stats::{FastMap, Stat};
 use crate::prompt::optimize::{Action, Choice, Chooser, DecisionContext, Slot, KEYWORD_SLOT, SKIP};
 use crate::prompt::rules::{rules, TermRule};
-use crate::prompt::{Category, Facet};
+use crate::prompt::{Category, Facet, Tag};
 use crate::rng::Rng;
 use crate::span::{LearningRecord, Reward};
 use serde::{Deserialize, Serialize};
@@ -77,9 +85,26 @@ const REBASE_EXPONENT: f64 = 300.0;
 /// arm no rating touches keeps what it had.
 pub const EVIDENCE_DISCOUNT: f64 = 0.03;
 
+/// Pseudo-count shrinking a trait's effect (tag or word shared by edits) toward 0.
+const TRAIT_PRIOR: f64 = 3.0;
+/// How much of the mean effect of its traits an arm's prior takes.
+const TRAIT_WEIGHT: f64 = 1.0;
+/// Largest shift of an arm's prior by its traits, either way.
+const TRAIT_CAP: f64 = 0.3;
+
+/// Change detection: the slack of the CUSUM, in standard deviations of a rating below what
+/// the chosen arms led the policy to expect.
+pub const CHANGE_SLACK: f64 = 0.5;
+/// The CUSUM's threshold (in standard deviations): about eight ratings a full deviation
+/// worse than expected, or three far worse, signal a change of taste.
+pub const CHANGE_THRESHOLD: f64 = 4.0;
+/// Bits of weight all earlier evidence loses when a change is detected (5: it keeps 1/32).
+pub const CHANGE_FORGET: f64 = 5.0;
+
 /// Version of the update rule; a stored snapshot made by another one is rebuilt from the
-/// rewards rather than continued (1: forgetting by evidence, re-ratings as corrections).
-pub const LEARNER_VERSION: u32 = 1;
+/// rewards rather than continued (1: forgetting by evidence, re-ratings as corrections;
+/// 2: traits shared across edits, change detection).
+pub const LEARNER_VERSION: u32 = 2;
 
 /// The learner's state as stored in a policy snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -92,6 +117,12 @@ pub struct PolicyState {
     pub half_life_ms: Option<f64>,
     /// Reference time of the weights.
     pub t0: Option<f64>,
+    /// Bits of weight every rating so far has lost to detected changes of taste.
+    #[serde(default)]
+    pub forgotten: f64,
+    /// The change detector's running sum.
+    #[serde(default)]
+    pub surprise: f64,
     /// Newest reward time seen.
     pub latest: f64,
     /// Spans whose (latest) reward the policy holds.
@@ -100,6 +131,10 @@ pub struct PolicyState {
     pub arms: BTreeMap<String, Stat>,
     /// Keyword statistics by `category|term` and `model|term` (prefixed `kc|`, `km|`).
     pub keywords: BTreeMap<String, Stat>,
+    /// Statistics of what edits are made of, by `category|tag` and `category|~word`: the
+    /// rewards of spans that had an edit with that tag or word.
+    #[serde(default)]
+    pub traits: BTreeMap<String, Stat>,
 }
 
 /// One learned keyword.
@@ -171,10 +206,13 @@ pub struct Estimate {
 pub struct Policy {
     half_life_ms: Option<f64>,
     t0: Option<f64>,
+    forgotten: f64,
+    surprise: f64,
     latest: f64,
     rewards: u64,
     arms: FastMap<String, Stat>,
     keywords: FastMap<String, Stat>,
+    traits: FastMap<String, Stat>,
     keyword_cache: RefCell<FastMap<(Category, &'static str), Vec<LearnedKeyword>>>,
 }
 
@@ -204,6 +242,45 @@ pub fn arm_key(category: Category, slot: &str, action: &str) -> String {
 /// `video.lighting.golden-hour` share what they teach.
 fn global_part(key: &str) -> &str {
     key.split_once('.').map_or(key, |(_, rest)| rest)
+}
+
+/// Calls `visit` with the trait keys of a decision: `category|axis:value` for each tag and
+/// `category|~word` for each word of the edit or learned keyword it chose (none for a skip
+/// or an aspect ratio).
+fn trait_keys(category: Category, slot: &str, action: &str, visit: impl FnMut(&str)) {
+    if action == SKIP || action.starts_with("aspectRatio:") {
+        return;
+    }
+    let Ok(rules) = rules() else { return };
+    let table = rules.category(category);
+    let found = if slot == KEYWORD_SLOT {
+        action
+            .strip_prefix("keyword:")
+            .and_then(|t| table.term(t))
+            .map(|t| (t.tags.as_slice(), t.words.as_slice()))
+    } else {
+        table
+            .edit(&arm_key(category, slot, action))
+            .map(|e| (e.tags.as_slice(), e.words.as_slice()))
+    };
+    if let Some((tags, words)) = found {
+        each_trait_key(category, tags, words, visit);
+    }
+}
+
+/// The trait keys of tags and words (see [`trait_keys`]).
+fn each_trait_key(category: Category, tags: &[Tag], words: &[String], mut visit: impl FnMut(&str)) {
+    let mut key = String::with_capacity(48);
+    for tag in tags {
+        key.clear();
+        let _ = write!(key, "{}|{}:{}", category.as_str(), tag.axis, tag.value);
+        visit(&key);
+    }
+    for word in words {
+        key.clear();
+        let _ = write!(key, "{}|~{word}", category.as_str());
+        visit(&key);
+    }
 }
 
 /// Where each statistic lives: one key scheme for every writer (online and batch) and
@@ -266,6 +343,8 @@ impl Policy {
         Policy {
             half_life_ms: state.half_life_ms,
             t0: state.t0,
+            forgotten: state.forgotten,
+            surprise: state.surprise,
             latest: state.latest,
             rewards: state.rewards,
             arms: state.arms.iter().map(|(k, v)| (k.clone(), *v)).collect(),
@@ -274,6 +353,7 @@ impl Policy {
                 .iter()
                 .map(|(k, v)| (k.clone(), *v))
                 .collect(),
+            traits: state.traits.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             keyword_cache: RefCell::default(),
         }
     }
@@ -284,10 +364,13 @@ impl Policy {
             learner: LEARNER_VERSION,
             half_life_ms: self.half_life_ms,
             t0: self.t0,
+            forgotten: self.forgotten,
+            surprise: self.surprise,
             latest: self.latest,
             rewards: self.rewards,
             arms: self.arms.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             keywords: self.keywords.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            traits: self.traits.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         }
     }
 
@@ -301,38 +384,71 @@ impl Policy {
         self.half_life_ms
     }
 
-    /// Weight exponent of time `t`.
+    /// Weight exponent of a rating at time `t`: recency by time (the half-life) plus the
+    /// forgetting of every detected change of taste.
     fn exponent(&self, t: f64) -> f64 {
-        match (self.half_life_ms, self.t0) {
+        let by_time = match (self.half_life_ms, self.t0) {
             (Some(h), Some(t0)) => (t - t0) / h,
             _ => 0.0,
-        }
+        };
+        by_time + self.forgotten
     }
 
-    /// The weight of a reward at time `t`, rebasing first if it would grow too large.
+    /// The weight of a new rating at time `t`, rebasing first if it would grow too large.
     fn weight_for_new(&mut self, t: f64) -> f64 {
-        if self.half_life_ms.is_none() {
-            return 1.0;
-        }
-        if self.t0.is_none() {
+        if self.half_life_ms.is_some() && self.t0.is_none() {
             self.t0 = Some(t);
         }
         let e = self.exponent(t);
         if e > REBASE_EXPONENT {
             let factor = (-e).exp2();
-            for s in self.arms.values_mut().chain(self.keywords.values_mut()) {
+            for s in self
+                .arms
+                .values_mut()
+                .chain(self.keywords.values_mut())
+                .chain(self.traits.values_mut())
+            {
                 s.scale(factor);
             }
-            self.t0 = Some(t);
+            if self.half_life_ms.is_some() {
+                self.t0 = Some(t);
+            }
+            self.forgotten = 0.0;
             return 1.0;
         }
         e.exp2()
     }
 
-    /// The current weight of one reward at the newest time: divides sums into effective
+    /// The current weight of one rating at the newest time: divides sums into effective
     /// counts.
     fn scale_now(&self) -> f64 {
         self.exponent(self.latest).exp2()
+    }
+
+    /// Change detection: a one-sided CUSUM of how far ratings fall below what the policy
+    /// expected of the arms it chose. When it passes [`CHANGE_THRESHOLD`] the user's taste
+    /// has most likely turned, and all evidence so far loses [`CHANGE_FORGET`] bits of
+    /// weight at once (a shift of the weight exponent, so nothing is rewritten).
+    fn detect_change<S: LearningRecord>(&mut self, span: &S, value: f64) {
+        if span.decisions().is_empty() || self.arms.is_empty() {
+            return;
+        }
+        let (category, model) = (span.category(), span.model());
+        let baseline = self.baseline(category, model);
+        let variance = self.variance();
+        let mut expected = 0.0;
+        for d in span.decisions() {
+            let e =
+                self.estimate_with(category, model, &d.slot, &d.action, 0.0, baseline, variance);
+            expected += e.mean;
+        }
+        expected /= span.decisions().len() as f64;
+        let z = (expected - value) / variance.sqrt();
+        self.surprise = (self.surprise + z - CHANGE_SLACK).max(0.0);
+        if self.surprise > CHANGE_THRESHOLD {
+            self.forgotten += CHANGE_FORGET;
+            self.surprise = 0.0;
+        }
     }
 
     /// Online update: adds a span's reward. If the span had an earlier reward, pass it as
@@ -344,16 +460,17 @@ impl Policy {
         at: f64,
         previous: Option<(f64, f64)>,
     ) {
+        if previous.is_none() {
+            self.detect_change(span, value);
+        }
         let w = self.weight_for_new(at);
         match previous {
             // A changed rating corrects the evidence it gave (what remains of it after the
             // discounts since) rather than counting as one more rating.
             Some((old, old_at)) => {
-                let w_old = if self.half_life_ms.is_some() {
-                    self.exponent(old_at).exp2()
-                } else {
-                    1.0
-                };
+                // With today's forgetting of changes: a rating is usually changed soon after
+                // it was given, and online and batch both know only this.
+                let w_old = self.exponent(old_at).exp2();
                 self.apply(span, |s| s.correct(w_old, old, value));
             }
             None => {
@@ -389,6 +506,17 @@ impl Policy {
             ] {
                 bump(&mut self.arms, k.write(&mut key));
             }
+        }
+        let mut seen: Vec<String> = Vec::new();
+        for d in span.decisions() {
+            trait_keys(span.category(), &d.slot, &d.action, |k| {
+                if !seen.iter().any(|s| s == k) {
+                    seen.push(k.to_string());
+                }
+            });
+        }
+        for k in &seen {
+            bump(&mut self.traits, k);
         }
         for term in span.keywords() {
             for k in [
@@ -486,6 +614,39 @@ impl Policy {
         )
     }
 
+    /// What the edits sharing this action's tags and words taught: the mean over its
+    /// traits of their shrunk effect (reward of spans with the trait minus the user's
+    /// average), each leaving this action's own ratings out, so a tried action's evidence
+    /// is not counted twice.
+    fn trait_offset(
+        &self,
+        category: Category,
+        slot: &str,
+        action: &str,
+        tags: &[Tag],
+        words: &[String],
+        baseline: f64,
+    ) -> f64 {
+        if self.traits.is_empty() {
+            return 0.0;
+        }
+        let scale = self.scale_now();
+        let mut key = String::with_capacity(64);
+        let own = self.arm(Key::Category(&arm_key(category, slot, action)).write(&mut key));
+        let (mut sum, mut count) = (0.0, 0.0_f64);
+        each_trait_key(category, tags, words, |k| {
+            count += 1.0;
+            if let Some(st) = self.traits.get(k) {
+                let (w, wr) = self.effective(&st.minus(&own), scale);
+                sum += (wr - w * baseline) / (w + TRAIT_PRIOR);
+            }
+        });
+        if count == 0.0 {
+            return 0.0;
+        }
+        (TRAIT_WEIGHT * sum / count).clamp(-TRAIT_CAP, TRAIT_CAP)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn estimate_with(
         &self,
@@ -543,12 +704,17 @@ impl Policy {
             .iter()
             .map(|&i| {
                 let a = &slot.actions[i];
+                let shared = if a.is_skip() || a.id.starts_with("aspectRatio:") {
+                    0.0
+                } else {
+                    self.trait_offset(ctx.category, &slot.id, &a.id, &a.tags, &a.words, baseline)
+                };
                 self.estimate_with(
                     ctx.category,
                     ctx.model,
                     &slot.id,
                     &a.id,
-                    a.prior,
+                    a.prior + shared,
                     baseline,
                     variance,
                 )
