@@ -201,6 +201,9 @@ pub struct Estimate {
     pub samples: f64,
 }
 
+/// Trait offsets of the actions of one category and model, by action id.
+type TraitOffsets = FastMap<String, f64>;
+
 /// The learned policy.
 #[derive(Debug, Default)]
 pub struct Policy {
@@ -214,6 +217,8 @@ pub struct Policy {
     keywords: FastMap<String, Stat>,
     traits: FastMap<String, Stat>,
     keyword_cache: RefCell<FastMap<(Category, &'static str), Vec<LearnedKeyword>>>,
+    /// Trait offsets by category and model, then action id (cleared by every update).
+    trait_cache: RefCell<FastMap<(Category, &'static str), TraitOffsets>>,
 }
 
 impl Clone for Policy {
@@ -355,6 +360,7 @@ impl Policy {
                 .collect(),
             traits: state.traits.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             keyword_cache: RefCell::default(),
+            trait_cache: RefCell::default(),
         }
     }
 
@@ -483,6 +489,7 @@ impl Policy {
         }
         self.latest = self.latest.max(at);
         self.keyword_cache.borrow_mut().clear();
+        self.trait_cache.borrow_mut().clear();
     }
 
     fn apply<S: LearningRecord>(&mut self, span: &S, update: impl Fn(&mut Stat)) {
@@ -647,6 +654,43 @@ impl Policy {
         (TRAIT_WEIGHT * sum / count).clamp(-TRAIT_CAP, TRAIT_CAP)
     }
 
+    /// [`Policy::trait_offset`] of an action, computed once per action until the next update
+    /// (the same edits come back in prompt after prompt).
+    fn cached_trait_offset(
+        &self,
+        ctx: &DecisionContext<'_>,
+        slot: &str,
+        action: &Action,
+        baseline: f64,
+    ) -> f64 {
+        if self.traits.is_empty() {
+            return 0.0;
+        }
+        let key = (ctx.category, ctx.model);
+        if let Some(hit) = self
+            .trait_cache
+            .borrow()
+            .get(&key)
+            .and_then(|m| m.get(&*action.id))
+        {
+            return *hit;
+        }
+        let offset = self.trait_offset(
+            ctx.category,
+            slot,
+            &action.id,
+            &action.tags,
+            &action.words,
+            baseline,
+        );
+        self.trait_cache
+            .borrow_mut()
+            .entry(key)
+            .or_default()
+            .insert(action.id.to_string(), offset);
+        offset
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn estimate_with(
         &self,
@@ -707,7 +751,7 @@ impl Policy {
                 let shared = if a.is_skip() || a.id.starts_with("aspectRatio:") {
                     0.0
                 } else {
-                    self.trait_offset(ctx.category, &slot.id, &a.id, &a.tags, &a.words, baseline)
+                    self.cached_trait_offset(ctx, &slot.id, a, baseline)
                 };
                 self.estimate_with(
                     ctx.category,
