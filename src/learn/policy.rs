@@ -624,7 +624,8 @@ impl Policy {
     /// What the edits sharing this action's tags and words taught: the mean over its
     /// traits of their shrunk effect (reward of spans with the trait minus the user's
     /// average), each leaving this action's own ratings out, so a tried action's evidence
-    /// is not counted twice.
+    /// is not counted twice. Called through [`Policy::cached_trait_offset`], which returns
+    /// 0 before any trait has evidence.
     fn trait_offset(
         &self,
         category: Category,
@@ -634,9 +635,6 @@ impl Policy {
         words: &[String],
         baseline: f64,
     ) -> f64 {
-        if self.traits.is_empty() {
-            return 0.0;
-        }
         let scale = self.scale_now();
         let mut key = String::with_capacity(64);
         let own = self.arm(Key::Category(&arm_key(category, slot, action)).write(&mut key));
